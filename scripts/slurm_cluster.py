@@ -132,7 +132,8 @@ def real_memory_mb() -> int:
 
 
 def slurm_conf_text(host: str) -> str:
-    cpus = os.cpu_count() or 1
+    node = f"NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 1}"
+    node += f" RealMemory={real_memory_mb()} Gres=gpu:1 State=UNKNOWN"
     return f"""{MARKER}; `make cluster-down` leaves it in place
 ClusterName=vsr
 SlurmctldHost={host}(127.0.0.1)
@@ -161,7 +162,7 @@ MinJobAge={MIN_JOB_AGE_S}
 SchedulerType=sched/backfill
 SlurmctldTimeout=30
 SlurmdTimeout=30
-NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={real_memory_mb()} Gres=gpu:1 State=UNKNOWN
+{node}
 PartitionName=cpu Nodes={host} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes={host} Default=NO MaxTime=INFINITE State=UP
 """
@@ -180,9 +181,14 @@ def write_config(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+def started_daemons() -> list[str]:
+    return STARTED.read_text().split() if STARTED.exists() else []
+
+
 def record_started(daemon: str) -> None:
-    with STARTED.open("a") as handle:
-        handle.write(f"{daemon}\n")
+    if daemon not in started_daemons():
+        with STARTED.open("a") as handle:
+            handle.write(f"{daemon}\n")
 
 
 def start_munged() -> None:
@@ -205,7 +211,8 @@ def start_slurm_daemon(daemon: str, ready: Callable[[], bool], what: str) -> Non
     pid_file(daemon).unlink(missing_ok=True)  # a stale pid would hide an early death
     result = run([f"/usr/sbin/{daemon}"])
     if result.returncode != 0:
-        raise ClusterError(f"{daemon} failed to start: {result.stderr.strip()} ({log_tail(daemon)})")
+        reason = result.stderr.strip() or log_tail(daemon)
+        raise ClusterError(f"{daemon} failed to start: {reason}")
     record_started(daemon)
     try:
         wait_for(what, ready, alive=lambda: daemon_running(daemon) or not pid_file(daemon).exists())
@@ -254,7 +261,7 @@ def stop(daemon: str) -> None:
 
 
 def down() -> None:
-    started = STARTED.read_text().split() if STARTED.exists() else []
+    started = started_daemons()
     if not started:
         log("nothing to stop (no daemons started by this script)")
         return
