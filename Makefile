@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh Debian machine:
+#   make demo   install, build the bundled sample clip, upscale it with the local profile
+#   make test   install, run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := ffmpeg libjemalloc2
+
+.PHONY: help install system-deps demo test lint bench clean
+
+help:
+	@echo "make demo | make test | make bench | make lint | make clean"
+
+system-deps:
+	@scripts/install_system_deps.sh $(APT_PACKAGES)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/vsr demo
+
+test: install
+	$(PY) -m pytest -q tests
+
+lint: install
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/snakefmt --check Snakefile rules
+	$(VENV)/bin/snakemake --lint --cores 1
+
+bench: install
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf demo results work .snakemake bench/out
+
+# Per-area targets (Slurm cluster, AWS stand-ins, infra checks) live in mk/*.mk.
+-include mk/*.mk

@@ -1,0 +1,24 @@
+# Video super-resolution: source -> probe -> lossless shards -> 4x shards (GPU) -> segments -> final.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: workflow.basedir + "/config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/probe.smk"
+include: "rules/split.smk"
+include: "rules/upscale.smk"
+include: "rules/encode.smk"
+include: "rules/assemble.smk"
+
+
+rule all:
+    input:
+        all_summaries,
+    default_target: True

@@ -1,0 +1,98 @@
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from vsr.errors import VsrError  # noqa: E402
+from vsr.manifest import is_remote, load_manifest  # noqa: E402
+from vsr.util import read_json  # noqa: E402
+
+# Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
+VSR = f"{shlex.quote(sys.executable)} -m vsr step"
+RESULTS = str(config["results"]).rstrip("/") or "."
+WORK = RESULTS + "/{video}/work"
+LOGS = RESULTS + "/{video}/logs"
+
+try:
+    MANIFEST = load_manifest(config["manifest"], config["models"])
+except VsrError as exc:
+    raise WorkflowError(f"vsr: error: {exc}") from None
+
+
+wildcard_constraints:
+    video="[A-Za-z0-9][A-Za-z0-9._-]*",
+    shard="[0-9]{4}",
+    ext="mp4|mkv",
+
+
+def row(wildcards):
+    return MANIFEST.loc[wildcards.video]
+
+
+def source_path(wildcards):
+    """The local file a video is read from (remote sources are fetched into the work folder)."""
+    source = row(wildcards)["source"]
+    if is_remote(source):
+        return f"{RESULTS}/{wildcards.video}/work/source/{Path(source).name}"
+    return source
+
+
+def final_path(video):
+    """final.mp4, or final.mkv when the source carries streams MP4 cannot hold."""
+    info = read_json(checkpoints.probe.get(video=video).output.json)
+    ext = config["container"] if config["container"] != "auto" else info["container_out"]
+    return f"{RESULTS}/{video}/final.{ext}"
+
+
+def shard_names(wildcards):
+    shards = checkpoints.split.get(video=wildcards.video).output.shards
+    return [entry["name"] for entry in read_json(f"{shards}/index.json")["shards"]]
+
+
+def per_shard(pattern):
+    """Input function: `pattern` (with {video} and {shard}) for every shard of a video."""
+
+    def expand_shards(wildcards):
+        return [pattern.format(video=wildcards.video, shard=s) for s in shard_names(wildcards)]
+
+    return expand_shards
+
+
+def summary_timings(wildcards):
+    """Every step's timing record for one video (the summary sums them per stage)."""
+    work = WORK.format(video=wildcards.video)
+    ext = Path(final_path(wildcards.video)).suffix[1:]
+    return (
+        [f"{work}/timings/probe.json", f"{work}/timings/split.json"]
+        + per_shard(WORK + "/timings/upscale-{shard}.json")(wildcards)
+        + per_shard(WORK + "/timings/encode-{shard}.json")(wildcards)
+        + [f"{work}/timings/assemble-{ext}.json"]
+    )
+
+
+def all_summaries(wildcards):
+    return [f"{RESULTS}/{video}/summary.json" for video in MANIFEST.index]
+
+
+def settings(section):
+    return json.dumps(config[section], sort_keys=True)
+
+
+def maybe_temp(path):
+    return path if config["keep_upscaled"] else temp(path)
+
+
+def upscale_mem_mb(wildcards, attempt):
+    return 4000 * attempt
+
+
+def upscale_runtime(wildcards, attempt):
+    # Minutes: generous for a GPU (tens of frames/s), doubled on each retry after a timeout.
+    return max(10, config["shard_frames"] // 20) * attempt
+
+
+def cpu_runtime(wildcards, attempt):
+    return max(10, config["shard_frames"] // 30) * attempt

@@ -1,0 +1,99 @@
+"""The batch manifest: a TSV with columns id, source, type (anime|real) and an optional model.
+
+Everything is checked before any job runs, and every problem names the manifest, the row and the
+value, so a typo on row 900 of an archive manifest does not surface hours into the run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from vsr.errors import VsrError
+
+TYPES = ("anime", "real")
+REQUIRED = ("id", "source", "type")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def is_remote(source: str) -> bool:
+    return "://" in source
+
+
+def resolve_source(source: str, manifest: Path) -> str:
+    """Absolute path of a local source (relative paths: from the working directory, else from the
+    manifest's folder); remote URIs are returned unchanged."""
+    if is_remote(source):
+        return source
+    path = Path(source).expanduser()
+    if path.is_absolute():
+        return str(path)
+    for base in (Path.cwd(), manifest.resolve().parent):
+        if (base / path).exists():
+            return str((base / path).resolve())
+    return str((Path.cwd() / path).resolve())
+
+
+def load_manifest(path: str | Path, default_models: dict[str, str]) -> pd.DataFrame:
+    """Read and validate the manifest; returns one row per video, indexed by id, with a model."""
+    from vsr.models.registry import resolve_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise VsrError(path, "manifest not found")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, skip_blank_lines=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise VsrError(
+            path, f"not a readable TSV manifest ({' '.join(str(exc).split())})"
+        ) from None
+    table.columns = [c.strip() for c in table.columns]
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise VsrError(path, f"missing column(s) {', '.join(missing)} (need id, source, type)")
+    if table.empty:
+        raise VsrError(path, "has no rows")
+    if "model" not in table.columns:
+        table["model"] = ""
+    table = table.fillna("").map(str.strip)
+
+    for row_number, row in enumerate(table.itertuples(index=False), start=2):
+        where = f"{path}: row {row_number}"
+        if not ID_PATTERN.match(row.id):
+            raise VsrError(where, f"bad id {row.id!r} (letters, digits, '.', '_', '-'; max 128)")
+        if row.type not in TYPES:
+            raise VsrError(where, f"unknown type {row.type!r} (expected anime or real)")
+        model = row.model or default_models[row.type]
+        try:
+            resolve_model(model)
+        except VsrError as exc:
+            raise VsrError(where, exc.problem) from None
+        if not row.source:
+            raise VsrError(where, "empty source")
+        if not is_remote(row.source):
+            source = Path(resolve_source(row.source, path))
+            if not source.is_file():
+                raise VsrError(source, f"source not found (manifest {path}, id {row.id})")
+            if source.stat().st_size == 0:
+                raise VsrError(source, f"file is empty (0 bytes) (manifest {path}, id {row.id})")
+    duplicated = table["id"][table["id"].duplicated()].unique().tolist()
+    if duplicated:
+        raise VsrError(path, f"duplicate id(s): {', '.join(duplicated)}")
+
+    table["source"] = [resolve_source(s, path) for s in table["source"]]
+    table["model"] = [
+        m or default_models[t] for m, t in zip(table["model"], table["type"], strict=True)
+    ]
+    return table.set_index("id", drop=False)
+
+
+def write_manifest(path: str | Path, rows: list[dict[str, str]]) -> Path:
+    """Write a manifest (used by `vsr upscale` for its one video)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["id", "source", "type", "model"]).to_csv(
+        path, sep="\t", index=False
+    )
+    return path

@@ -1,0 +1,216 @@
+"""Probe a source: what the rest of the pipeline needs to know, exactly.
+
+Frame rates stay exact rationals ("30000/1001"), the frame count comes from the container or, when it
+has none, from decoding, and every non-video stream and chapter is listed so the final mux keeps them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vsr.errors import VsrError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+# Codecs MP4 can carry by stream copy; anything else (or any attachment) makes the output MKV.
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus"}
+MP4_SUBTITLE = {"mov_text"}
+# Codecs Matroska can carry by stream copy (mov_text cannot be muxed into MKV by FFmpeg).
+MKV_SUBTITLE = {
+    "subrip",
+    "ass",
+    "ssa",
+    "webvtt",
+    "hdmv_pgs_subtitle",
+    "dvd_subtitle",
+    "dvb_subtitle",
+}
+
+
+def _fraction_str(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"
+
+
+def open_media(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    """Open a media file, turning every failure into one clear line naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise VsrError(path, "file not found")
+    if path.is_dir():
+        raise VsrError(path, "is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise VsrError(path, "file is empty (0 bytes)")
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except av.error.FFmpegError as exc:
+        raise VsrError(path, f"not a readable video ({_ffmpeg_reason(exc)})") from None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())
+
+
+def _stream_info(stream: av.stream.Stream) -> dict[str, Any]:
+    cc = stream.codec_context
+    info: dict[str, Any] = {
+        "index": stream.index,
+        "type": stream.type,
+        "codec": cc.name if cc is not None else None,
+        "language": stream.metadata.get("language"),
+        "title": stream.metadata.get("title"),
+        "time_base": _fraction_str(stream.time_base),
+    }
+    if stream.type == "audio":
+        info.update(sample_rate=cc.sample_rate, channels=cc.channels, layout=cc.layout.name)
+    if stream.type == "attachment":
+        info.update(filename=stream.name, mimetype=stream.mimetype)
+    return info
+
+
+def _video_timing(container: av.container.InputContainer, stream: av.video.stream.VideoStream):
+    """Demux the video stream once: packet count, and whether frame spacing is constant."""
+    pts_list = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue
+        if packet.pts is not None:
+            pts_list.append(packet.pts)
+    pts_list.sort()
+    deltas = {b - a for a, b in zip(pts_list, pts_list[1:], strict=False)}
+    # One tick of jitter comes from rounding timestamps to the container's time base (MKV: 1 ms).
+    constant = len(deltas) <= 1 or (max(deltas) - min(deltas) <= 1)
+    return len(pts_list), constant
+
+
+def _count_decoded_frames(path: Path) -> int:
+    with open_media(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+
+
+def _rotation(path: Path) -> int:
+    """Display rotation in degrees counter-clockwise (0, 90, 180, 270), from the first frame."""
+    with open_media(path) as container:
+        for frame in container.decode(container.streams.video[0]):
+            return int(round(frame.rotation or 0)) % 360
+    return 0
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    desc = av.VideoFormat(pix_fmt)
+    return max(c.bits for c in desc.components) if desc.components else 8
+
+
+def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Describe a video file; raise VsrError for anything the pipeline cannot upscale."""
+    path = Path(path)
+    with open_media(path) as container:
+        videos = [s for s in container.streams.video if not _is_cover_art(s)]
+        if not videos:
+            if container.streams.audio:
+                raise VsrError(path, "has no video stream (audio only)")
+            raise VsrError(path, "has no video stream")
+        video = videos[0]
+        cc = video.codec_context
+        if cc.format is None or not cc.width or not cc.height:
+            raise VsrError(path, "video stream has no decodable picture size or pixel format")
+        nb_frames = int(video.frames or 0)
+        packets, constant = _video_timing(container, video)
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        streams = [_stream_info(s) for s in container.streams if s.index != video.index]
+        chapters = [
+            {
+                "start": int(ch["start"]),
+                "end": int(ch["end"]),
+                "time_base": _fraction_str(Fraction(ch["time_base"])),
+                "title": (ch.get("metadata") or {}).get("title"),
+            }
+            for ch in container.chapters()
+        ]
+        info: dict[str, Any] = {
+            "path": str(path.resolve()),
+            "size_bytes": path.stat().st_size,
+            "format": container.format.name,
+            "duration_s": container.duration / av.time_base if container.duration else None,
+            "start_time_s": container.start_time / av.time_base if container.start_time else 0.0,
+            "video": {
+                "index": video.index,
+                "codec": cc.name,
+                "width": cc.width,
+                "height": cc.height,
+                "pix_fmt": cc.format.name,
+                "bit_depth": _bit_depth(cc.format.name),
+                "frame_rate": _fraction_str(Fraction(rate)) if rate else None,
+                "time_base": _fraction_str(video.time_base),
+                "start_pts": video.start_time,
+                "constant_frame_rate": constant,
+                "color_range": int(cc.color_range or 0),
+                "color_primaries": int(cc.color_primaries or 2),
+                "color_trc": int(cc.color_trc or 2),
+                "colorspace": int(cc.colorspace or 2),
+                "sample_aspect_ratio": _fraction_str(video.sample_aspect_ratio),
+            },
+            "streams": streams,
+            "chapters": chapters,
+            "metadata": dict(container.metadata),
+        }
+    if packets == 0:
+        raise VsrError(path, "video stream holds no frames (empty or truncated)")
+    frame_source = "container"
+    if nb_frames <= 0:
+        nb_frames = _count_decoded_frames(path)
+        frame_source = "decoded"
+        if nb_frames == 0:
+            raise VsrError(path, "no video frame could be decoded (corrupt or truncated)")
+    info["video"]["frames"] = nb_frames
+    info["video"]["frames_source"] = frame_source
+    info["video"]["rotation"] = _rotation(path)
+    info["container_out"] = choose_container(info)
+    return info
+
+
+def _is_cover_art(stream: av.stream.Stream) -> bool:
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def choose_container(info: dict[str, Any]) -> str:
+    """mp4 unless a stream or attachment that must be copied cannot live in MP4."""
+    for s in info["streams"]:
+        if s["type"] == "attachment":
+            return "mkv"
+        if s["type"] == "audio" and s["codec"] not in MP4_AUDIO:
+            return "mkv"
+        if s["type"] == "subtitle" and s["codec"] not in MP4_SUBTITLE:
+            return "mkv"
+    return "mp4"
+
+
+def is_image(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def write_probe(source: str | os.PathLike[str], out_json: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `probe` step: probe a source and write the JSON the other steps read."""
+    info = probe(source)
+    _write_json_atomic(out_json, info)
+    return info
+
+
+def _write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text())

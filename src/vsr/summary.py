@@ -1,0 +1,58 @@
+"""The `summary` step: what was done to one video, with per-stage wall times."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from vsr.util import read_json, write_json
+
+STAGES = ("probe", "split", "upscale", "encode", "assemble")
+
+
+def collect_timings(timing_files: list[str]) -> dict[str, dict[str, float]]:
+    """Sum each stage's job timings (a stage may have one job per shard)."""
+    stages: dict[str, dict[str, float]] = defaultdict(lambda: {"seconds": 0.0, "jobs": 0})
+    for path in timing_files:
+        record = read_json(path)
+        stage = stages[record["step"]]
+        stage["seconds"] += record["seconds"]
+        stage["jobs"] += 1
+        stage["peak_rss_mb"] = max(stage.get("peak_rss_mb", 0.0), record.get("peak_rss_mb", 0.0))
+        if "frames" in record:
+            stage["frames"] = stage.get("frames", 0) + record["frames"]
+    for name, stage in stages.items():
+        if stage.get("frames") and stage["seconds"] > 0:
+            stage["fps"] = stage["frames"] / stage["seconds"]
+        stages[name] = dict(stage)
+    return {name: stages[name] for name in STAGES if name in stages}
+
+
+def write_summary(
+    video_id: str,
+    video_type: str,
+    model: str,
+    probe_json: str,
+    index_json: str,
+    timing_files: list[str],
+    final: str,
+    out: str,
+) -> dict[str, Any]:
+    info = read_json(probe_json)
+    index = read_json(index_json)
+    summary = {
+        "id": video_id,
+        "type": video_type,
+        "model": model,
+        "source": info["path"],
+        "probe": info,
+        "frames": index["frames"],
+        "fps": info["video"]["frame_rate"],
+        "shards": len(index["shards"]),
+        "stages": collect_timings(timing_files),
+        "output": str(Path(final).resolve()),
+        "output_bytes": Path(final).stat().st_size,
+    }
+    write_json(out, summary)
+    return summary

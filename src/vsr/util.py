@@ -1,0 +1,60 @@
+"""Small helpers shared by the steps: atomic writes, JSON, timings."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    A reader (or a resumed workflow) never sees a half-written file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StepTimer:
+    """Times one step and writes {step, seconds, ...} to a JSON file the summary collects."""
+
+    def __init__(self, step: str, out: str | os.PathLike[str] | None):
+        self.step, self.out, self.extra = step, out, {}
+
+    def __enter__(self) -> StepTimer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and self.out is not None:
+            seconds = time.perf_counter() - self.start
+            write_json(
+                self.out,
+                {"step": self.step, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), **self.extra},
+            )
