@@ -8,6 +8,7 @@ from vsr.models.registry import (
     list_models,
     load_descriptor,
     load_model,
+    open_model,
     resolve_model,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "list_models",
     "load_descriptor",
     "load_model",
+    "open_model",
     "resolve_model",
 ]

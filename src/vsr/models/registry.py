@@ -112,8 +112,15 @@ def resolve_model(name_or_path: str, sha256: str | None = None) -> ModelSpec:
     Raises VsrError naming the model for an unknown name, a missing file or unusable weights,
     so a manifest can be checked before any work starts.
     """
+    return _resolve(name_or_path, sha256)[0]
+
+
+def _resolve(
+    name_or_path: str, sha256: str | None
+) -> tuple[ModelSpec, spandrel.ImageModelDescriptor | None]:
+    """Spec, plus the descriptor when checking a file meant building it already."""
     if name_or_path in REGISTRY:
-        return REGISTRY[name_or_path]
+        return REGISTRY[name_or_path], None
     if download.is_url(name_or_path):
         return _inspect_file(download.fetch(name_or_path, sha256), source=name_or_path)
     path = Path(name_or_path).expanduser()
@@ -126,10 +133,16 @@ def resolve_model(name_or_path: str, sha256: str | None = None) -> ModelSpec:
     )
 
 
+def open_model(
+    name_or_path: str, sha256: str | None = None
+) -> tuple[ModelSpec, spandrel.ImageModelDescriptor]:
+    """The spec and spandrel's descriptor (module, scale, size needs): eval mode, fp32, CPU."""
+    spec, descriptor = _resolve(name_or_path, sha256)
+    return spec, descriptor or _load_checked(weights_path(spec), spec.name)
+
+
 def load_descriptor(name_or_path: str, sha256: str | None = None) -> spandrel.ImageModelDescriptor:
-    """spandrel's descriptor (module + scale + size requirements), eval mode, fp32, CPU."""
-    spec = resolve_model(name_or_path, sha256)
-    return _load_checked(weights_path(spec), spec.name)
+    return open_model(name_or_path, sha256)[1]
 
 
 def load_model(name_or_path: str, sha256: str | None = None) -> torch.nn.Module:
@@ -172,9 +185,9 @@ def _load_checked(path: Path, label: str) -> spandrel.ImageModelDescriptor:
     return descriptor.eval()
 
 
-def _inspect_file(path: Path, source: str) -> ModelSpec:
+def _inspect_file(path: Path, source: str) -> tuple[ModelSpec, spandrel.ImageModelDescriptor]:
     descriptor = _load_checked(path, source)
-    return ModelSpec(
+    spec = ModelSpec(
         name=path.stem,
         scale=descriptor.scale,
         arch=descriptor.architecture.name,
@@ -183,3 +196,4 @@ def _inspect_file(path: Path, source: str) -> ModelSpec:
         params=sum(p.numel() for p in descriptor.model.parameters()),
         path=path,
     )
+    return spec, descriptor
