@@ -1,4 +1,4 @@
-"""Pytest plugin for the Slurm tests: a real single-node cluster and bounded snakemake runs.
+"""Helpers for the Slurm tests: a real single-node cluster and bounded snakemake runs.
 
 The session fixture brings the cluster up with the project's own script (installing Slurm when
 missing) and stops it at the end only if it started it. A cluster that cannot start fails the
@@ -7,6 +7,7 @@ tests; nothing is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -36,8 +37,8 @@ def cluster_command(action: str, timeout_s: float = 300) -> subprocess.Completed
     )
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[None]:
+def cluster_session() -> Iterator[None]:
+    """Body of the test module's cluster fixture."""
     was_up = cluster_command("status", timeout_s=30).returncode == 0
     started = cluster_command("up")
     assert started.returncode == 0, f"cluster-up failed:\n{started.stdout}\n{started.stderr}"
@@ -126,10 +127,8 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=30)
 
 

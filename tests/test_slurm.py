@@ -7,18 +7,26 @@ records (squeue keeps finished jobs for MinJobAge) show where each job ran.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from slurm_fixtures import (
     FAST_STATUS,
     PROFILE,
     REPO,
     Run,
     SlurmJob,
+    cluster_session,
     run_snakemake,
-    slurm_cluster,  # noqa: F401  (session fixture)
     slurm_jobs,
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm_cluster() -> Iterator[None]:
+    yield from cluster_session()
+
 
 SMOKE = REPO / "tests" / "data" / "slurm_smoke" / "Snakefile"
 
@@ -35,7 +43,7 @@ def by_rule(jobs: list[SlurmJob]) -> dict[str, list[SlurmJob]]:
     return grouped
 
 
-def test_profile_sends_upscale_to_gpu_and_the_rest_to_cpu(slurm_cluster, tmp_path: Path) -> None:
+def test_profile_sends_upscale_to_gpu_and_the_rest_to_cpu(tmp_path: Path) -> None:
     workdir = tmp_path / "smoke"
     run = smoke_run(workdir)
     assert run.returncode == 0, run.output[-3000:]
@@ -51,9 +59,7 @@ def test_profile_sends_upscale_to_gpu_and_the_rest_to_cpu(slurm_cluster, tmp_pat
     assert summary.count("encode partition=cpu") == 2, summary
 
 
-def test_impossible_gpu_request_fails_fast_with_a_clear_message(
-    slurm_cluster, tmp_path: Path
-) -> None:
+def test_impossible_gpu_request_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     started = time.monotonic()
     run = smoke_run(tmp_path / "smoke", timeout_s=90, VSR_SLURM_GPUS_PER_JOB="2")
     elapsed = time.monotonic() - started
