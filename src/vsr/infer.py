@@ -85,7 +85,7 @@ class Upscaler:
         _check_positive(batch_size=batch_size, memory_budget_mb=memory_budget_mb)
         if tile < 0 or tile_overlap < 0 or (tile and tile <= 2 * tile_overlap):
             raise VsrError(
-                f"tile={tile}", f"must be 0 (auto) or > 2 x tile_overlap ({tile_overlap})"
+                f"tile={tile}", f"must be 0 (auto) or more than 2 x tile_overlap ({tile_overlap})"
             )
         if threads:
             torch.set_num_threads(threads)
