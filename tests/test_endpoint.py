@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage.data
+from infra_fixtures import free_port, stop_process
 from PIL import Image
 
 from vsr.endpoint import upscale_remote
@@ -30,12 +31,6 @@ MODEL = "realesr-animevideov3"
 MAX_BYTES = 300_000
 MAX_PIXELS = 200 * 200
 START_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -50,7 +45,7 @@ def photo() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[tuple[str, int]]:
+def endpoint(tmp_path_factory) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -62,27 +57,21 @@ def endpoint() -> Iterator[tuple[str, int]]:
         "VSR_MAX_BYTES": str(MAX_BYTES),
         "VSR_MAX_PIXELS": str(MAX_PIXELS),
     }
-    process = subprocess.Popen(
-        [str(SERVE)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = tmp_path_factory.mktemp("endpoint") / "serve.log"
+    with log.open("w") as output:  # a file, not a pipe: a full pipe would block the server
+        process = subprocess.Popen([str(SERVE)], env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        wait_until_ready(process, port)
+        wait_until_ready(process, port, log)
         yield "127.0.0.1", port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
-def wait_until_ready(process: subprocess.Popen, port: int) -> None:
+def wait_until_ready(process: subprocess.Popen, port: int, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"endpoint exited with {process.returncode}:\n{output}")
+            pytest.fail(f"endpoint exited with {process.returncode}:\n{log.read_text()}")
         try:
             status, _, _ = request(("127.0.0.1", port), "GET", "/ping")
             if status == 200:
