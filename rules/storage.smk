@@ -9,7 +9,7 @@ rule fetch_source:
     output:
         RESULTS + "/{video}/work/source/{name}",
     log:
-        LOGS + "/fetch_source.log",
+        LOGS + "/fetch_source/{name}.log",
     wildcard_constraints:
         name="[^/]+",
     localrule: True

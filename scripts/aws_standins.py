@@ -54,6 +54,11 @@ class Server:
             persist = os.environ.get("MINISTACK_PERSIST_DIR")
             if persist:
                 env.update(S3_PERSIST="1", S3_DATA_DIR=persist)
+        else:
+            # moto's SSM listing adds every known instance to each command; its request recording
+            # shows what a client really sent (GET /moto-api/recorder/download-recording).
+            recording = state_dir() / f"moto-{self.port}-requests.jsonl"
+            env.update(MOTO_ENABLE_RECORDING="1", MOTO_RECORDER_FILEPATH=str(recording))
         return env
 
     @property

@@ -79,7 +79,7 @@ def client(service: str = "s3", **overrides: Any) -> Any:
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
-        retries={"mode": "standard", "max_attempts": 8},
+        retries={"mode": "standard", "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", 8))},
         connect_timeout=5,
         read_timeout=60,
     )
@@ -245,15 +245,19 @@ class StatusWriter:
         self.base = {"uuid": uuid, "source": source}
         self.s3 = s3 or client()
         self.last: dict[str, Any] = {}
+        self.history: list[dict[str, str]] = []  # one entry per stage entered
 
     def write(self, state: str, **details: Any) -> None:
         if state not in self.STATES:
             raise ValueError(f"unknown state {state}")
-        document = {**self.base, "state": state, "updated": now_iso(), **details}
-        if document == {**self.last, "updated": document["updated"]}:
+        stamp = now_iso()
+        if state != self.last.get("state"):
+            self.history.append({"state": state, "at": stamp})
+        document = {**self.base, "state": state, **details, "history": list(self.history)}
+        if document == {k: v for k, v in self.last.items() if k != "updated"}:
             return  # unchanged: skip a pointless PUT
-        put_json(self.uri, document, self.s3)
-        self.last = document
+        put_json(self.uri, {**document, "updated": stamp}, self.s3)
+        self.last = {**document, "updated": stamp}
 
 
 def fetch(source: str, dest: Path, cache_dir: Path) -> Path:

@@ -253,23 +253,34 @@ def head_node_instance(env: Mapping[str, str]) -> str:
     return instance
 
 
-def send(upload: Upload, instance: str, env: Mapping[str, str], settings: Settings) -> str:
-    result_bucket = env.get("SSM_RESULT_BUCKET", "")
-    if not BUCKET_RE.fullmatch(result_bucket):
-        raise VsrError("SSM_RESULT_BUCKET", f"not a bucket name: {result_bucket!r}")
-    command = HeadNodeCommand.from_env(env)
-    response = client("ssm").send_command(
-        InstanceIds=[instance],
-        DocumentName="AWS-RunShellScript",
-        Comment=f"vsr upscale {upload.uuid}",
-        Parameters={
-            "commands": command.lines(upload, settings.output),
-            "executionTimeout": [str(command.timeout_s)],
-        },
-        OutputS3BucketName=result_bucket,
-        OutputS3KeyPrefix=f"ssm/{upload.uuid}",
-    )
-    return response["Command"]["CommandId"]
+@dataclass(frozen=True)
+class Target:
+    """Where and how commands go: checked before any upload is claimed."""
+
+    instance: str
+    command: HeadNodeCommand
+    result_bucket: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Target:
+        result_bucket = env.get("SSM_RESULT_BUCKET", "")
+        if not BUCKET_RE.fullmatch(result_bucket):
+            raise VsrError("SSM_RESULT_BUCKET", f"not a bucket name: {result_bucket!r}")
+        return cls(head_node_instance(env), HeadNodeCommand.from_env(env), result_bucket)
+
+    def send(self, upload: Upload, output: S3Uri) -> str:
+        response = client("ssm").send_command(
+            InstanceIds=[self.instance],
+            DocumentName="AWS-RunShellScript",
+            Comment=f"vsr upscale {upload.uuid}",
+            Parameters={
+                "commands": self.command.lines(upload, output),
+                "executionTimeout": [str(self.command.timeout_s)],
+            },
+            OutputS3BucketName=self.result_bucket,
+            OutputS3KeyPrefix=f"ssm/{upload.uuid}",
+        )
+        return response["Command"]["CommandId"]
 
 
 def log(decision: str, **fields: Any) -> None:
@@ -287,12 +298,12 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     accepted: list[dict[str, str]] = []
     failed: list[dict[str, str]] = []
     if uploads:
-        instance = head_node_instance(env)  # before claiming: a config error claims nothing
+        target = Target.from_env(env)  # before claiming: a config error claims nothing
         new, duplicates = claim_new(uploads, settings.output, s3)
         rejected += duplicates
         for upload in new:
             try:
-                command_id = send(upload, instance, env, settings)
+                command_id = target.send(upload, settings.output)
             except (ClientError, BotoCoreError) as error:
                 release(upload, settings.output, s3)
                 failed.append({"key": upload.key, "reason": f"SSM SendCommand failed: {error}"})
@@ -300,7 +311,7 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
                 continue
             StatusWriter(settings.output, upload.uuid, upload.source, s3).write("queued")
             accepted.append({"key": upload.key, "uuid": upload.uuid, "command_id": command_id,
-                             "instance": instance, "type": upload.video_type})  # fmt: skip
+                             "instance": target.instance, "type": upload.video_type})  # fmt: skip
             log("accepted", **accepted[-1])
     summary = {"accepted": accepted, "rejected": rejected, "failed": failed}
     if failed:
