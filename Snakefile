@@ -16,6 +16,7 @@ include: "rules/split.smk"
 include: "rules/upscale.smk"
 include: "rules/encode.smk"
 include: "rules/assemble.smk"
+include: "rules/storage.smk"
 
 
 rule all:

@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "watch", help="consume S3 upload events and run the workflow locally", add_help=False
     )
+    sub.add_parser(
+        "run-s3", help="run the workflow for one S3 upload (head node job)", add_help=False
+    )
     _step_parser(sub)
     return parser
 
@@ -189,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         from vsr.watch import main as watch_main
 
         return watch_main(argv[1:])
+    if argv[:1] == ["run-s3"]:
+        from vsr.watch import run_s3_main
+
+        return run_s3_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
