@@ -161,6 +161,10 @@ def start(server: Server) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            pid_file(server).unlink(missing_ok=True)
+            if healthy(server):  # another session started it meanwhile: share it
+                print(f"{server.name}: already running at {server.url}")
+                return
             raise SystemExit(f"{server.name}: exited with {process.returncode}; see {log.name}")
         if healthy(server):
             print(f"{server.name}: started pid {process.pid} at {server.url}")

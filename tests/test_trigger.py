@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -76,8 +77,19 @@ def stub(tmp_path: Path) -> Stub:
 
 
 def expected_argv(bucket: str, key: str, video_type: str, video_uuid: str, output: str) -> list:
-    return ["run-s3", "--source", f"s3://{bucket}/{key}", "--type", video_type,
-            "--uuid", video_uuid, "--output", output, "--profile", "profiles/slurm"]  # fmt: skip
+    return [
+        "run-s3",
+        "--source",
+        f"s3://{bucket}/{key}",
+        "--type",
+        video_type,
+        "--uuid",
+        video_uuid,
+        "--output",
+        output,
+        "--profile",
+        "profiles/slurm",
+    ]
 
 
 def assert_runs_exactly(stub: Stub, command: dict[str, Any], argv: list[str]) -> None:
@@ -104,8 +116,11 @@ def record(bucket: str, key: str, size: int = 4096, event: str = "ObjectCreated:
     """An S3 event record as S3 sends it: URL-encoded key, '+' for spaces."""
     etag = hashlib.md5(key.encode()).hexdigest()
     obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag, "sequencer": "0A1B"}
-    return {"eventSource": "aws:s3", "eventName": event, "s3": {"bucket": {"name": bucket},
-                                                               "object": obj}}  # fmt: skip
+    return {
+        "eventSource": "aws:s3",
+        "eventName": event,
+        "s3": {"bucket": {"name": bucket}, "object": obj},
+    }
 
 
 @dataclass
@@ -148,16 +163,33 @@ def deploy_trigger(aws: Aws, inbox: str, variables: dict[str, str], tmp_path: Pa
     bundle = tmp_path / "trigger.zip"
     load_packager().build(bundle)
     lam, name = aws.client("lambda"), f"vsr-trigger-{aws.tag}"
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ],
+    }
     role = aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     function = lam.create_function(
-        FunctionName=name, Runtime="python3.12", Role=role["Role"]["Arn"],
-        Handler="vsr.trigger.handler", Code={"ZipFile": bundle.read_bytes()}, Timeout=60,
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="vsr.trigger.handler",
+        Code={"ZipFile": bundle.read_bytes()},
+        Timeout=60,
         Environment={"Variables": variables},
-    )  # fmt: skip
-    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
-                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{inbox}")  # fmt: skip
+    )
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=f"arn:aws:s3:::{inbox}",
+    )
     notification = {
         "LambdaFunctionArn": function["FunctionArn"],
         "Events": ["s3:ObjectCreated:*"],
@@ -174,16 +206,21 @@ def test_upload_runs_packaged_handler_which_sends_one_ssm_command(aws, stub, tmp
     head_tags = f"parallelcluster:node-type=HeadNode,parallelcluster:cluster-name={cluster}"
     instance = head_node(aws, cluster)
     head_node(aws, f"other-{aws.tag}")  # a second cluster's head node must not be picked
-    deploy_trigger(aws, inbox, {
-        "OUTPUT_S3_LOCATION": f"s3://{outbox}/results",
-        "SSM_RESULT_BUCKET": outbox,
-        "HEAD_NODE_TAG": head_tags,
-        "AWS_ENDPOINT_URL_SSM": aws.env["AWS_ENDPOINT_URL_SSM"],
-        "AWS_ENDPOINT_URL_EC2": aws.env["AWS_ENDPOINT_URL_EC2"],
-        "HEAD_NODE_WORKDIR": str(stub.workdir),
-        "HEAD_NODE_VSR": str(stub.program),
-        "INPUT_PREFIX": "uploads/",
-    }, tmp_path)  # fmt: skip
+    deploy_trigger(
+        aws,
+        inbox,
+        {
+            "OUTPUT_S3_LOCATION": f"s3://{outbox}/results",
+            "SSM_RESULT_BUCKET": outbox,
+            "HEAD_NODE_TAG": head_tags,
+            "AWS_ENDPOINT_URL_SSM": aws.env["AWS_ENDPOINT_URL_SSM"],
+            "AWS_ENDPOINT_URL_EC2": aws.env["AWS_ENDPOINT_URL_EC2"],
+            "HEAD_NODE_WORKDIR": str(stub.workdir),
+            "HEAD_NODE_VSR": str(stub.program),
+            "INPUT_PREFIX": "uploads/",
+        },
+        tmp_path,
+    )
     video_uuid = str(uuid.uuid4())
     key = f'uploads/real/{video_uuid}/my clip; $(touch pwned) `touch pwned` | it\'s "x".mp4'
     aws.client("s3").put_object(Bucket=inbox, Key=key, Body=b"\x00" * 2048)
@@ -197,7 +234,32 @@ def test_upload_runs_packaged_handler_which_sends_one_ssm_command(aws, stub, tmp
     argv = expected_argv(inbox, key, "real", video_uuid, f"s3://{outbox}/results")
     assert_runs_exactly(stub, command, argv)
     status = aws.client("s3").get_object(Bucket=outbox, Key=f"results/{video_uuid}/status.json")
-    assert json.loads(status["Body"].read())["state"] == "queued"
+    document = json.loads(status["Body"].read())
+    assert document["state"] == "queued" and document["source"] == f"s3://{inbox}/{key}"
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "problem"),
+    [
+        ("--uuid", "not-a-uuid", "not-a-uuid: bad uuid"),
+        ("--source", "https://bucket/k.mp4", "https://bucket/k.mp4: not an s3:// URI"),
+        ("--output", "s3://UPPER/prefix", "invalid bucket name"),
+    ],
+)
+def test_run_s3_rejects_bad_arguments_with_one_line(argument, value, problem):
+    arguments = {
+        "--source": "s3://in/uploads/anime/x.mp4",
+        "--type": "anime",
+        "--uuid": str(uuid.uuid4()),
+        "--output": "s3://out/results",
+        argument: value,
+    }
+    command = [sys.executable, "-m", "vsr", "run-s3"]
+    command += [item for pair in arguments.items() for item in pair]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("vsr: error: ") and problem in line
 
 
 def test_bad_events_are_rejected_with_reasons_and_send_nothing(trigger_env, capsys):

@@ -251,6 +251,8 @@ class StatusWriter:
         if state not in self.STATES:
             raise ValueError(f"unknown state {state}")
         stamp = now_iso()
+        if not self.last and state != "queued":
+            self.history = self._earlier_history()  # e.g. "queued", written by the trigger
         if state != self.last.get("state"):
             self.history.append({"state": state, "at": stamp})
         document = {**self.base, "state": state, **details, "history": list(self.history)}
@@ -258,6 +260,13 @@ class StatusWriter:
             return  # unchanged: skip a pointless PUT
         put_json(self.uri, {**document, "updated": stamp}, self.s3)
         self.last = {**document, "updated": stamp}
+
+    def _earlier_history(self) -> list[dict[str, str]]:
+        try:
+            earlier = get_json(self.uri, self.s3)
+        except (ClientError, ValueError):
+            return []
+        return earlier.get("history", []) if earlier.get("source") == self.base["source"] else []
 
 
 def fetch(source: str, dest: Path, cache_dir: Path) -> Path:
