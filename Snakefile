@@ -21,5 +21,5 @@ include: "rules/storage.smk"
 
 rule all:
     input:
-        all_summaries,
+        all_targets,
     default_target: True

@@ -2,6 +2,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -73,8 +74,14 @@ def summary_timings(wildcards):
     )
 
 
-def all_summaries(wildcards):
-    return [f"{RESULTS}/{video}/summary.json" for video in MANIFEST.index]
+def all_targets(wildcards):
+    """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
+    shard is recomputed (and only that one) on the next run."""
+    targets = [f"{RESULTS}/{video}/summary.json" for video in MANIFEST.index]
+    if config["keep_upscaled"]:
+        for video in MANIFEST.index:
+            targets += per_shard(WORK + "/upscaled/{shard}.mkv")(SimpleNamespace(video=video))
+    return targets
 
 
 def settings(section):

@@ -92,6 +92,16 @@ def progress_line(work: Path) -> str | None:
     return f"upscaled {done}/{total} frames, {fps:.2f} fps, ETA {eta}"
 
 
+def first_step_error(*logs: Path) -> VsrError | None:
+    """The one-line error a failed step printed (`vsr: error: FILE: PROBLEM`), if any."""
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("vsr: error: "):
+                path, _, problem = line.removeprefix("vsr: error: ").partition(": ")
+                return VsrError(path, problem)
+    return None
+
+
 def upscale_file(
     source: str,
     output: str,
@@ -114,7 +124,12 @@ def upscale_file(
         return upscale_image(src, out, model=model, video_type=video_type)
     if out.suffix.lower() not in {".mp4", ".mkv"}:
         raise VsrError(out, "output must end in .mp4 or .mkv")
-    probe(src)  # fail fast, with the file named, before any workflow starts
+    # Fail fast, naming the file or model, before any workflow starts.
+    probe(src)
+    if model:
+        from vsr.models.registry import resolve_model
+
+        resolve_model(model)
     work = out.parent / f".vsr-work-{out.name}"
     manifest = write_manifest(
         work / "manifest.tsv",
@@ -131,12 +146,13 @@ def upscale_file(
         key, _, value = item.partition("=")
         config[key] = value
     command = snakemake_command(work, config, cores=cores, profile=profile)
-    with ProgressPrinter(work / "results" / "video" / "work"):
-        result = subprocess.run(command, cwd=work)
+    log = work / "snakemake.log"
+    print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
+    with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
+        result = subprocess.run(command, cwd=work, stdout=log_file, stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        raise VsrError(
-            src, f"workflow failed (exit {result.returncode}); logs in {work}/results/video/logs"
-        )
+        step_logs = sorted((work / "results" / "video" / "logs").glob("*.log"))
+        raise first_step_error(*step_logs, log) or VsrError(src, f"workflow failed; see {log}")
     final = work / "results" / "video" / f"final{out.suffix.lower()}"
     os.replace(final, out)
     shutil.copy(

@@ -1,0 +1,85 @@
+"""Shared fixtures: real clips made from real photos, and one batch run of the whole workflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vsr import WORKFLOW_ROOT
+from vsr.sample import ClipSpec, make_clip
+
+VSR = [sys.executable, "-m", "vsr"]
+SNAKEMAKE = [
+    sys.executable,
+    "-m",
+    "snakemake",
+    "--snakefile",
+    str(WORKFLOW_ROOT / "Snakefile"),
+    "--profile",
+    str(WORKFLOW_ROOT / "profiles" / "local"),
+]
+WORKFLOW_TIMEOUT_S = 900
+
+# Small clips (the model's cost grows with pixels) covering what real archives hold.
+CLIPS = {
+    "main": ("main.mp4", ClipSpec(width=96, height=54, frames=20, subtitles=True, chapters=True)),
+    "ntsc": (
+        "ntsc.mkv",
+        ClipSpec(width=80, height=48, frames=18, rate="30000/1001", subtitles=True),
+    ),
+    "vfr": ("vfr.mkv", ClipSpec(width=64, height=48, frames=16, rate="24", vfr=True)),
+    "odd": ("odd.webm", ClipSpec(width=97, height=73, frames=12, codec="libvpx-vp9")),
+    "silent": ("silent.mp4", ClipSpec(width=64, height=36, frames=10, audio=False)),
+    "deep": ("deep.mp4", ClipSpec(width=64, height=36, frames=10, pix_fmt="yuv420p10le")),
+    "rotated": ("rotated.mp4", ClipSpec(width=64, height=36, frames=10, rotation=90)),
+    "offset": ("offset.mp4", ClipSpec(width=64, height=36, frames=24, video_start_s=0.5)),
+}
+SHARD_FRAMES = 12
+
+
+def run(command: list[str], cwd: Path, timeout: int = WORKFLOW_TIMEOUT_S, **kwargs):
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+
+
+def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    lines = ["id\tsource\ttype\tmodel"] + ["\t".join((*r, "")) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {name: make_clip(folder / file, spec) for name, (file, spec) in CLIPS.items()}
+
+
+@pytest.fixture(scope="session")
+def batch(clips, tmp_path_factory):
+    """One workflow run over every clip (one Snakemake start for all: the tests read its output)."""
+    work = tmp_path_factory.mktemp("batch")
+    manifest = write_manifest(
+        work / "manifest.tsv", [(name, str(path), "anime") for name, path in clips.items()]
+    )
+    command = [
+        *SNAKEMAKE,
+        "--cores",
+        "2",
+        "--config",
+        f"manifest={manifest}",
+        f"results={work / 'results'}",
+        f"shard_frames={SHARD_FRAMES}",
+    ]
+    result = run(command, cwd=work)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work / "results", command, work
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_env():
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
