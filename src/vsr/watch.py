@@ -92,12 +92,19 @@ class Progress:
 
     def _finished(self, rule: str) -> None:
         if rule == "split":
-            self.total = len(json.loads(self.shards_index.read_text())["shards"])
+            self.total = self._shard_count()
         elif rule == "upscale":
             self.done += 1
         else:
             return
         self.status.write("upscaling", shards_done=self.done, shards_total=self.total)
+
+    def _shard_count(self) -> int:
+        """Shards listed by the split step (0 if unreadable: progress is only informative)."""
+        try:
+            return len(json.loads(self.shards_index.read_text())["shards"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
 
 
 def snakemake_command(job: Job, manifest: Path, results: Path, options: RunOptions) -> list[str]:
@@ -252,6 +259,7 @@ def accept_messages(messages: list[dict[str, Any]], settings: Settings, s3: Any)
         for item in rejected + duplicates:
             print(f"vsr watch: rejected {item['key']!r}: {item['reason']}", file=sys.stderr)
         for upload in new:
+            print(f"vsr watch: accepted {upload.key!r} as {upload.uuid}", file=sys.stderr)
             job = Job.from_upload(upload, settings.output)
             StatusWriter(job.output, job.uuid, str(job.source), s3).write("queued")
             jobs.append(job)
@@ -285,13 +293,18 @@ def _watch_loop(args: argparse.Namespace, settings: Settings, s3: Any, sqs: Any,
     options, finished, failures = _options(args), 0, 0
     idle_since = time.monotonic()
     while not args.max_jobs or finished < args.max_jobs:
-        messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=min(max(args.poll_s, 0), 20)
-        ).get("Messages", [])
-        jobs = accept_messages(messages, settings, s3)
-        for message in messages:
-            # At most once: the claim marker already makes a redelivery a duplicate.
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=min(max(args.poll_s, 0), 20)
+            ).get("Messages", [])
+            jobs = accept_messages(messages, settings, s3)
+            for message in messages:
+                # At most once: the claim marker already makes a redelivery a duplicate.
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        except (ClientError, BotoCoreError) as error:
+            print(f"vsr watch: queue or bucket unavailable, retrying: {error}", file=sys.stderr)
+            messages, jobs = [], []
+            time.sleep(5)
         for job in jobs:
             failures += 0 if run_job(job, options, s3) else 1
             finished += 1
@@ -300,13 +313,3 @@ def _watch_loop(args: argparse.Namespace, settings: Settings, s3: Any, sqs: Any,
         elif args.idle_exit_s and time.monotonic() - idle_since > args.idle_exit_s:
             break
     return 1 if failures else 0
-
-
-COMMANDS = {"watch": main, "run-s3": run_s3_main}
-
-
-if __name__ == "__main__":
-    # `python -m vsr.watch watch|run-s3 ...`, the same as `vsr watch|run-s3 ...`.
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python -m vsr.watch {{{','.join(COMMANDS)}}} ...")
-    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
