@@ -4,7 +4,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: workflow.basedir + "/config/config.yaml"
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 validate(config, "config/schema.yaml")
@@ -20,6 +20,6 @@ include: "rules/storage.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets,
-    default_target: True

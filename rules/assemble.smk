@@ -1,41 +1,44 @@
 rule assemble:
     input:
         source=source_path,
-        probe=WORK + "/probe.json",
-        segments=per_shard(WORK + "/segments/{shard}.mp4"),
+        probe=work("probe.json"),
+        segments=per_shard(work("segments/{shard}.mp4")),
     output:
-        final=RESULTS + "/{video}/final.{ext}",
-        timing=WORK + "/timings/assemble-{ext}.json",
+        final=result("final.{ext}"),
+        timing=work("timings/assemble-{ext}.json"),
     log:
-        LOGS + "/assemble-{ext}.log",
+        logs("assemble-{ext}.log"),
     conda:
         "../envs/vsr.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=cpu_runtime,
+    params:
+        vsr=VSR,
     shell:
-        "{VSR} assemble {input.source:q} {input.probe:q} {output.final:q}"
+        "{params.vsr} assemble {input.source:q} {input.probe:q} {output.final:q}"
         " --segments {input.segments:q} --timing {output.timing:q} > {log:q} 2>&1"
 
 
 rule summary:
     input:
-        probe=WORK + "/probe.json",
-        shards=WORK + "/shards",
+        probe=work("probe.json"),
+        shards=work("shards"),
         final=lambda wildcards: final_path(wildcards.video),
         timings=summary_timings,
     output:
-        RESULTS + "/{video}/summary.json",
+        result("summary.json"),
     log:
-        LOGS + "/summary.log",
+        logs("summary.log"),
+    localrule: True
     conda:
         "../envs/vsr.yaml"
-    localrule: True
     params:
+        vsr=VSR,
         type=lambda wildcards: row(wildcards)["type"],
         model=lambda wildcards: row(wildcards)["model"],
     shell:
-        "{VSR} summary {wildcards.video:q} {params.type:q} {params.model:q} {input.probe:q}"
+        "{params.vsr} summary {wildcards.video:q} {params.type:q} {params.model:q} {input.probe:q}"
         " {input.shards:q}/index.json {input.final:q} {output:q}"
         " --timings {input.timings:q} > {log:q} 2>&1"

@@ -1,4 +1,5 @@
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -13,9 +14,22 @@ from vsr.util import read_json  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
-RESULTS = str(config["results"]).rstrip("/") or "."
-WORK = RESULTS + "/{video}/work"
-LOGS = RESULTS + "/{video}/logs"
+RESULTS = os.path.normpath(str(config["results"]))
+
+
+def result(name):
+    """A path in one video's result folder (wildcard {video})."""
+    return f"{RESULTS}/{{video}}/{name}"
+
+
+def work(name):
+    """A path in one video's work folder: intermediates, timings, progress."""
+    return result(f"work/{name}")
+
+
+def logs(name):
+    return result(f"logs/{name}")
+
 
 try:
     MANIFEST = load_manifest(config["manifest"], config["models"])
@@ -37,15 +51,17 @@ def source_path(wildcards):
     """The local file a video is read from (remote sources are fetched into the work folder)."""
     source = row(wildcards)["source"]
     if is_remote(source):
-        return f"{RESULTS}/{wildcards.video}/work/source/{Path(source).name}"
+        return work(f"source/{Path(source).name}").format(video=wildcards.video)
     return source
 
 
 def final_path(video):
     """final.mp4, or final.mkv when the source carries streams MP4 cannot hold."""
     info = read_json(checkpoints.probe.get(video=video).output.json)
-    ext = config["container"] if config["container"] != "auto" else info["container_out"]
-    return f"{RESULTS}/{video}/final.{ext}"
+    ext = (
+        config["container"] if config["container"] != "auto" else info["container_out"]
+    )
+    return result(f"final.{ext}").format(video=video)
 
 
 def shard_names(wildcards):
@@ -57,30 +73,33 @@ def per_shard(pattern):
     """Input function: `pattern` (with {video} and {shard}) for every shard of a video."""
 
     def expand_shards(wildcards):
-        return [pattern.format(video=wildcards.video, shard=s) for s in shard_names(wildcards)]
+        return [
+            pattern.format(video=wildcards.video, shard=s)
+            for s in shard_names(wildcards)
+        ]
 
     return expand_shards
 
 
 def summary_timings(wildcards):
     """Every step's timing record for one video (the summary sums them per stage)."""
-    work = WORK.format(video=wildcards.video)
     ext = Path(final_path(wildcards.video)).suffix[1:]
-    return (
-        [f"{work}/timings/probe.json", f"{work}/timings/split.json"]
-        + per_shard(WORK + "/timings/upscale-{shard}.json")(wildcards)
-        + per_shard(WORK + "/timings/encode-{shard}.json")(wildcards)
-        + [f"{work}/timings/assemble-{ext}.json"]
-    )
+    steps = ["probe", "split", f"assemble-{ext}"]
+    return [work(f"timings/{s}.json").format(video=wildcards.video) for s in steps] + [
+        path
+        for step in ("upscale", "encode")
+        for path in per_shard(work(f"timings/{step}-{{shard}}.json"))(wildcards)
+    ]
 
 
 def all_targets(wildcards):
     """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
     shard is recomputed (and only that one) on the next run."""
-    targets = [f"{RESULTS}/{video}/summary.json" for video in MANIFEST.index]
+    targets = [result("summary.json").format(video=video) for video in MANIFEST.index]
     if config["keep_upscaled"]:
         for video in MANIFEST.index:
-            targets += per_shard(WORK + "/upscaled/{shard}.mkv")(SimpleNamespace(video=video))
+            shards = per_shard(work("upscaled/{shard}.mkv"))
+            targets += shards(SimpleNamespace(video=video))
     return targets
 
 

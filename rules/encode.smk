@@ -1,22 +1,23 @@
 rule encode:
     input:
-        upscaled=WORK + "/upscaled/{shard}.mkv",
-        shards=WORK + "/shards",
-        probe=WORK + "/probe.json",
+        upscaled=work("upscaled/{shard}.mkv"),
+        shards=work("shards"),
+        probe=work("probe.json"),
     output:
-        segment=WORK + "/segments/{shard}.mp4",
-        timing=WORK + "/timings/encode-{shard}.json",
+        segment=work("segments/{shard}.mp4"),
+        timing=work("timings/encode-{shard}.json"),
     log:
-        LOGS + "/encode-{shard}.log",
+        logs("encode-{shard}.log"),
     conda:
         "../envs/vsr.yaml"
-    params:
-        settings=settings("encode"),
     threads: 2
     resources:
         mem_mb=2000,
         runtime=cpu_runtime,
+    params:
+        vsr=VSR,
+        settings=settings("encode"),
     shell:
-        "{VSR} encode {input.upscaled:q} {input.shards:q}/index.json {wildcards.shard}"
+        "{params.vsr} encode {input.upscaled:q} {input.shards:q}/index.json {wildcards.shard}"
         " {input.probe:q} {output.segment:q} --settings {params.settings:q}"
         " --timing {output.timing:q} > {log:q} 2>&1"

@@ -2,15 +2,17 @@ checkpoint probe:
     input:
         source=source_path,
     output:
-        json=WORK + "/probe.json",
-        timing=WORK + "/timings/probe.json",
+        json=work("probe.json"),
+        timing=work("timings/probe.json"),
     log:
-        LOGS + "/probe.log",
+        logs("probe.log"),
     conda:
         "../envs/vsr.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=cpu_runtime,
+    params:
+        vsr=VSR,
     shell:
-        "{VSR} probe {input.source:q} {output.json:q} --timing {output.timing:q} > {log:q} 2>&1"
+        "{params.vsr} probe {input.source:q} {output.json:q} --timing {output.timing:q} > {log:q} 2>&1"

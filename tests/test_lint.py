@@ -1,0 +1,39 @@
+"""The code stays clean: ruff (lint + format), snakefmt and `snakemake --lint`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run, write_manifest
+
+from vsr import WORKFLOW_ROOT
+from vsr.sample import ClipSpec, make_clip
+
+BIN = Path(sys.executable).parent
+PYTHON_DIRS = ["src", "tests", "scripts", "infra"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(BIN / "ruff"), "check", *PYTHON_DIRS],
+        [str(BIN / "ruff"), "format", "--check", *PYTHON_DIRS],
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "rules"],
+    ],
+    ids=["ruff-check", "ruff-format", "snakefmt"],
+)
+def test_clean(command):
+    result = run(command, cwd=WORKFLOW_ROOT, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def test_snakemake_lint(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=32, height=18, frames=6, audio=False))
+    manifest = write_manifest(tmp_path / "manifest.tsv", [("clip", str(clip), "anime")])
+    result = run([str(BIN / "snakemake"), "--lint", "--cores", "1", "--config",
+                  f"manifest={manifest}", f"results={tmp_path / 'results'}"],
+                 cwd=WORKFLOW_ROOT, timeout=300)
+    assert result.returncode == 0 and "good condition" in result.stdout + result.stderr, (
+        result.stdout + result.stderr)[-4000:]
