@@ -2,14 +2,14 @@
 # ETag-keyed cache (shared by every run that names it) and hard-linked into the video's work folder,
 # where `source_path` (common.smk) expects it. Runs on the submitting host: it needs S3 access only.
 S3_FETCH = f"{shlex.quote(sys.executable)} -m vsr.s3 fetch"
-S3_CACHE = str(config.get("s3_cache_dir") or RESULTS + "/.s3-cache")
+S3_CACHE = str(config.get("s3_cache_dir") or f"{RESULTS}/.s3-cache")
 
 
 rule fetch_source:
     output:
-        RESULTS + "/{video}/work/source/{name}",
+        result("work/source/{name}"),
     log:
-        LOGS + "/fetch_source/{name}.log",
+        logs("fetch_source/{name}.log"),
     wildcard_constraints:
         name="[^/]+",
     localrule: True
@@ -22,5 +22,6 @@ rule fetch_source:
     params:
         source=lambda wildcards: row(wildcards)["source"],
         cache=S3_CACHE,
+        fetch=S3_FETCH,
     shell:
-        "{S3_FETCH} {params.source:q} {output:q} --cache {params.cache:q} > {log:q} 2>&1"
+        "{params.fetch} {params.source:q} {output:q} --cache {params.cache:q} > {log:q} 2>&1"
