@@ -12,8 +12,9 @@ from vsr.sample import ClipSpec, make_clip
 
 @pytest.fixture(scope="module")
 def good_clip(tmp_path_factory):
-    return make_clip(tmp_path_factory.mktemp("good") / "good.mp4",
-                     ClipSpec(width=64, height=36, frames=12))
+    return make_clip(
+        tmp_path_factory.mktemp("good") / "good.mp4", ClipSpec(width=64, height=36, frames=12)
+    )
 
 
 def bad_inputs(folder, good_clip):
@@ -26,11 +27,28 @@ def bad_inputs(folder, good_clip):
     data = good_clip.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     audio = folder / "audio_only.m4a"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(good_clip), "-vn", "-c", "copy",
-                    str(audio)], check=True, timeout=60)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(good_clip), "-vn", "-c", "copy", str(audio)],
+        check=True,
+        timeout=60,
+    )
     faststart = folder / "faststart.mp4"  # index up front: the cut leaves frames it cannot find
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(good_clip), "-c", "copy", "-movflags",
-                    "+faststart", str(faststart)], check=True, timeout=60)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(good_clip),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(faststart),
+        ],
+        check=True,
+        timeout=60,
+    )
     cut_faststart = folder / "cut_faststart.mp4"
     data = faststart.read_bytes()
     cut_faststart.write_bytes(data[: int(len(data) * 0.6)])
@@ -48,8 +66,9 @@ def test_vsr_upscale_rejects_bad_input(tmp_path, good_clip, name):
     source, words = bad_inputs(tmp_path, good_clip)[name]
     before = source.read_bytes()
     out = tmp_path / "out" / "final.mp4"
-    result = run([*VSR, "upscale", str(source), "-o", str(out), "--type", "anime"], cwd=tmp_path,
-                 timeout=300)
+    result = run(
+        [*VSR, "upscale", str(source), "-o", str(out), "--type", "anime"], cwd=tmp_path, timeout=300
+    )
     assert result.returncode != 0
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("vsr: error:")]
     assert len(error_lines) == 1, result.stderr[-3000:]
@@ -60,8 +79,11 @@ def test_vsr_upscale_rejects_bad_input(tmp_path, good_clip, name):
 
 def test_unknown_model_is_refused_before_anything_runs(tmp_path, good_clip):
     out = tmp_path / "out.mp4"
-    result = run([*VSR, "upscale", str(good_clip), "-o", str(out), "--model", "no-such-model"],
-                 cwd=tmp_path, timeout=120)
+    result = run(
+        [*VSR, "upscale", str(good_clip), "-o", str(out), "--model", "no-such-model"],
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "no-such-model" in result.stderr and "unknown model" in result.stderr
     assert not out.exists()
@@ -85,8 +107,18 @@ def test_batch_manifest_errors_stop_before_any_job(tmp_path, good_clip, rows, wo
         lines.append("\t".join(cells))
     manifest = tmp_path / "manifest.tsv"
     manifest.write_text("\n".join(lines) + "\n")
-    result = run([*SNAKEMAKE, "--cores", "1", "--config", f"manifest={manifest}",
-                  f"results={tmp_path / 'results'}"], cwd=tmp_path, timeout=120)
+    result = run(
+        [
+            *SNAKEMAKE,
+            "--cores",
+            "1",
+            "--config",
+            f"manifest={manifest}",
+            f"results={tmp_path / 'results'}",
+        ],
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert words in result.stderr and "vsr: error:" in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "results").exists()
@@ -95,8 +127,18 @@ def test_batch_manifest_errors_stop_before_any_job(tmp_path, good_clip, rows, wo
 def test_batch_bad_file_fails_its_probe_with_the_reason(tmp_path, good_clip):
     source, words = bad_inputs(tmp_path, good_clip)["text"]
     manifest = write_manifest(tmp_path / "manifest.tsv", [("notes", str(source), "real")])
-    result = run([*SNAKEMAKE, "--cores", "1", "--config", f"manifest={manifest}",
-                  f"results={tmp_path / 'results'}"], cwd=tmp_path, timeout=300)
+    result = run(
+        [
+            *SNAKEMAKE,
+            "--cores",
+            "1",
+            "--config",
+            f"manifest={manifest}",
+            f"results={tmp_path / 'results'}",
+        ],
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert f"vsr: error: {source}: {words}" in result.stderr, result.stderr[-3000:]
     assert not list((tmp_path / "results").glob("*/final.*"))

@@ -32,8 +32,19 @@ def test_clean(command):
 def test_snakemake_lint(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=32, height=18, frames=6, audio=False))
     manifest = write_manifest(tmp_path / "manifest.tsv", [("clip", str(clip), "anime")])
-    result = run([str(BIN / "snakemake"), "--lint", "--cores", "1", "--config",
-                  f"manifest={manifest}", f"results={tmp_path / 'results'}"],
-                 cwd=WORKFLOW_ROOT, timeout=300)
+    result = run(
+        [
+            str(BIN / "snakemake"),
+            "--lint",
+            "--cores",
+            "1",
+            "--config",
+            f"manifest={manifest}",
+            f"results={tmp_path / 'results'}",
+        ],
+        cwd=WORKFLOW_ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0 and "good condition" in result.stdout + result.stderr, (
-        result.stdout + result.stderr)[-4000:]
+        result.stdout + result.stderr
+    )[-4000:]

@@ -176,8 +176,11 @@ def test_rerun_after_deleting_one_upscaled_shard_redoes_only_that_shard(batch):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert shard.is_file()
     assert {p: p.stat().st_mtime_ns for p in others} == before
-    jobs = [line.removeprefix("local") for line in rerun.stderr.splitlines()
-            if line.startswith(("rule ", "localrule "))]
+    jobs = [
+        line.removeprefix("local")
+        for line in rerun.stderr.splitlines()
+        if line.startswith(("rule ", "localrule "))
+    ]
     assert jobs.count("rule upscale:") == 1 and "rule split:" not in jobs, jobs
     assert "wildcards: video=vfr, shard=0001" in rerun.stderr
     assert count_frames(final(results, "vfr")) == CLIPS["vfr"][1].frames

@@ -62,38 +62,53 @@ def assemble(
         raise VsrError(out, "the source has streams MP4 cannot hold by copy; use a .mkv output")
     if not segments:
         raise VsrError(source, "no segments to assemble")
-    copied: dict[int, Any] = {}
-    with StepTimer("assemble", timing_json), atomic_output(out) as tmp:
-        with open_media(source) as src, av.open(segments[0]) as first:
-            options = {"movflags": "+faststart"} if suffix in {".mp4", ".mov"} else {}
-            with av.open(str(tmp), "w", format=MUXER[suffix], options=options) as dst:
-                dst.metadata.update(_clean_tags(src.metadata, keep_all=True))
-                video_out = dst.add_stream_from_template(first.streams.video[0])
-                video_out.time_base = first.streams.video[0].time_base
-                _copy_tags(src.streams[info["video"]["index"]], video_out)
-                for stream in src.streams:
-                    if stream.index == info["video"]["index"]:
-                        continue
-                    if stream.type == "attachment":
-                        dst.add_attachment(stream.name, stream.mimetype, stream.data)
-                    elif stream.type in COPIED_TYPES:
-                        copied[stream.index] = dst.add_stream_from_template(stream)
-                        _copy_tags(stream, copied[stream.index])
-                if src.chapters():
-                    dst.set_chapters(src.chapters())
-                video_packets = _timed(_segment_packets(segments), 0)
-                source_packets = _timed(
-                    src.demux([src.streams[i] for i in copied]) if copied else iter(()), 1
-                )
-                frames = 0
-                for _, _, _, packet in heapq.merge(video_packets, source_packets):
-                    if packet.stream.type == "video":
-                        packet.stream = video_out
-                        frames += 1
-                    else:
-                        packet.stream = copied[packet.stream.index]
-                    dst.mux(packet)
+    options = {"movflags": "+faststart"} if suffix in {".mp4", ".mov"} else {}
+    with (
+        StepTimer("assemble", timing_json),
+        atomic_output(out) as tmp,
+        open_media(source) as src,
+        av.open(segments[0]) as first,
+        av.open(str(tmp), "w", format=MUXER[suffix], options=options) as dst,
+    ):
+        video_out, copied = _add_streams(src, first, dst, info["video"]["index"])
+        frames = _mux(src, segments, dst, video_out, copied)
     return {"frames": frames, "streams_copied": len(copied), "output": out}
+
+
+def _add_streams(src, first_segment, dst, video_index: int):
+    """Output streams: the segments' video, then the source's audio/subtitles, attachments and
+    chapters, with their language, title and disposition."""
+    dst.metadata.update(_clean_tags(src.metadata, keep_all=True))
+    video_out = dst.add_stream_from_template(first_segment.streams.video[0])
+    video_out.time_base = first_segment.streams.video[0].time_base
+    _copy_tags(src.streams[video_index], video_out)
+    copied: dict[int, Any] = {}
+    for stream in src.streams:
+        if stream.index == video_index:
+            continue
+        if stream.type == "attachment":
+            dst.add_attachment(stream.name, stream.mimetype, stream.data)
+        elif stream.type in COPIED_TYPES:
+            copied[stream.index] = dst.add_stream_from_template(stream)
+            _copy_tags(stream, copied[stream.index])
+    if src.chapters():
+        dst.set_chapters(src.chapters())
+    return video_out, copied
+
+
+def _mux(src, segments: list[str], dst, video_out, copied: dict[int, Any]) -> int:
+    """Write video packets from the segments and copied packets from the source, in time order."""
+    video_packets = _timed(_segment_packets(segments), 0)
+    source_packets = _timed(src.demux([src.streams[i] for i in copied]) if copied else iter(()), 1)
+    frames = 0
+    for _, _, _, packet in heapq.merge(video_packets, source_packets):
+        if packet.stream.type == "video":
+            packet.stream = video_out
+            frames += 1
+        else:
+            packet.stream = copied[packet.stream.index]
+        dst.mux(packet)
+    return frames
 
 
 def _clean_tags(tags: dict[str, str], keep_all: bool = False) -> dict[str, str]:

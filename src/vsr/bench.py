@@ -48,9 +48,23 @@ def model_only(model: str, frames: list[np.ndarray], threads: int) -> float:
 def pipeline(clip: Path, out: Path, model: str, cores: int, shard_frames: int) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "vsr", "upscale", str(clip), "-o", str(out), "--model", model,
-         "--cores", str(cores), "--shard-frames", str(shard_frames)],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "vsr",
+            "upscale",
+            str(clip),
+            "-o",
+            str(out),
+            "--model",
+            model,
+            "--cores",
+            str(cores),
+            "--shard-frames",
+            str(shard_frames),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - start
 
@@ -70,9 +84,32 @@ def per_frame_baseline(clip: Path, out: Path, model: str, threads: int) -> float
         stdout=subprocess.PIPE,
     )
     writer = subprocess.Popen(
-        ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
-         f"{4 * width}x{4 * height}", "-framerate", _rate(clip), "-i", "-", "-i", str(clip),
-         "-map", "0:v", "-map", "1:a?", "-c:a", "copy", *ENCODE, str(out)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{4 * width}x{4 * height}",
+            "-framerate",
+            _rate(clip),
+            "-i",
+            "-",
+            "-i",
+            str(clip),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a?",
+            "-c:a",
+            "copy",
+            *ENCODE,
+            str(out),
+        ],
         stdin=subprocess.PIPE,
     )
     frame_bytes = width * height * 3
@@ -93,8 +130,20 @@ def per_frame_baseline(clip: Path, out: Path, model: str, threads: int) -> float
 def bicubic(clip: Path, out: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "scale=iw*4:ih*4:flags=bicubic",
-         *ENCODE, "-c:a", "copy", str(out)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(clip),
+            "-vf",
+            "scale=iw*4:ih*4:flags=bicubic",
+            *ENCODE,
+            "-c:a",
+            "copy",
+            str(out),
+        ],
         check=True,
     )
     return time.perf_counter() - start
@@ -102,9 +151,21 @@ def bicubic(clip: Path, out: Path) -> float:
 
 def _probe_value(clip: Path, entry: str) -> str:
     return subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", f"stream={entry}",
-         "-of", "csv=p=0", str(clip)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            f"stream={entry}",
+            "-of",
+            "csv=p=0",
+            str(clip),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
@@ -135,8 +196,10 @@ def plot(results: dict, path: Path) -> None:
     bars = ax.barh(names, fps, color=["#888", "#2a7", "#c44", "#46c"])
     ax.bar_label(bars, fmt="%.2f fps")
     ax.set_xlabel("frames/s (higher is better)")
-    ax.set_title(f"{results['model']}, {results['input']} -> x4, {results['frames']} frames, "
-                 f"{results['threads']} threads")
+    ax.set_title(
+        f"{results['model']}, {results['input']} -> x4, {results['frames']} frames, "
+        f"{results['threads']} threads"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -163,18 +226,23 @@ def main(argv: list[str] | None = None) -> int:
     fps = {"model_only": model_only(args.model, frames, threads)}
     seconds = pipeline(clip, work / "pipeline.mp4", args.model, threads, args.shard_frames)
     fps["pipeline"] = len(frames) / seconds
-    fps["per_frame"] = len(frames) / per_frame_baseline(clip, work / "per_frame.mp4", args.model,
-                                                         threads)
+    fps["per_frame"] = len(frames) / per_frame_baseline(
+        clip, work / "per_frame.mp4", args.model, threads
+    )
     fps["bicubic"] = len(frames) / bicubic(clip, work / "bicubic.mp4")
     results = {
-        "model": args.model, "input": args.size, "frames": len(frames), "threads": threads,
+        "model": args.model,
+        "input": args.size,
+        "frames": len(frames),
+        "threads": threads,
         "fps": fps,
         "ratios": {
             "pipeline_vs_model_only": fps["pipeline"] / fps["model_only"],
             "pipeline_vs_per_frame": fps["pipeline"] / fps["per_frame"],
         },
-        "psnr_pipeline_vs_per_frame_db": psnr_between(work / "pipeline.mp4",
-                                                      work / "per_frame.mp4"),
+        "psnr_pipeline_vs_per_frame_db": psnr_between(
+            work / "pipeline.mp4", work / "per_frame.mp4"
+        ),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, out / "results.png")

@@ -192,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         from vsr.watch import main as watch_main
 
         return watch_main(argv[1:])
+    if argv[:1] == ["ui"]:
+        from vsr.ui import main as ui_main
+
+        return ui_main(argv[1:])
     if argv[:1] == ["run-s3"]:
         from vsr.watch import run_s3_main
 

@@ -1,8 +1,8 @@
 """The `encode` step: one upscaled lossless shard -> one compressed segment with source timestamps.
 
-Every frame gets back its exact source timestamp (from the shard index), so the assembled video keeps
-the source's timing, variable frame rates included. The segment's time base is the source's, which
-MP4 stores exactly (its track timescale takes the time base's denominator).
+Every frame gets back its exact source timestamp (from the shard index), so the assembled video
+keeps the source's timing, variable frame rates included. The segment's time base is the source's,
+which MP4 stores exactly (its track timescale takes the time base's denominator).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Probe a source: what the rest of the pipeline needs to know, exactly.
 
-Frame rates stay exact rationals ("30000/1001"), the frame count comes from the container or, when it
-has none, from decoding, and every non-video stream and chapter is listed so the final mux keeps them.
+Frame rates stay exact rationals ("30000/1001"), the frame count comes from the container or,
+when it has none, from decoding, and every non-video stream and chapter is listed so the final
+mux keeps them.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class _Timestamps:
 
 
 def split(source: str, probe_json: str, out_dir: str, shard_frames: int) -> dict[str, Any]:
-    """Write `out_dir/NNNN.mkv` shards and `out_dir/index.json`; the directory appears atomically."""
+    """Write `out_dir/NNNN.mkv` shards and `out_dir/index.json`; the folder appears atomically."""
     if shard_frames < 1:
         raise VsrError("shard_frames", f"must be >= 1, got {shard_frames}")
     info = read_json(probe_json)
@@ -121,7 +121,7 @@ def _check_complete(source: str, video: dict[str, Any], decoded: int) -> None:
     if decoded == 0:
         raise VsrError(source, "no video frame could be decoded (corrupt or truncated)")
     declared = video["frames"] if video.get("frames_source") == "container" else 0
-    # Edit lists may hide a few declared frames; far fewer than declared means the file is cut short.
+    # Edit lists may hide a few declared frames; far fewer than declared: the file was cut short.
     if declared and decoded < declared - max(2, declared // 100):
         raise VsrError(
             source, f"truncated: container declares {declared} frames but only {decoded} decode"

@@ -1,8 +1,8 @@
 """The `upscale` step (the GPU job): one lossless shard in, one 4x lossless shard out.
 
 Decoding, inference and writing run in three threads joined by small queues, so the model never
-waits on video I/O (PyAV and torch both release the GIL in their heavy calls). Frames go to the model
-in batches, and colour conversion uses the source's own matrix and range both ways.
+waits on video I/O (PyAV and torch both release the GIL in their heavy calls). Frames go to the
+model in batches, and colour conversion uses the source's own matrix and range both ways.
 """
 
 from __future__ import annotations

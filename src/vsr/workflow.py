@@ -114,7 +114,7 @@ def upscale_file(
     extra_config: list[str] | None = None,
     keep_work: bool = False,
 ) -> Path:
-    """Upscale one video with the workflow (or one image directly) and move the result to `output`."""
+    """Upscale one video with the workflow (an image directly); move the result to `output`."""
     src, out = Path(source).resolve(), Path(output).resolve()
     if src == out:
         raise VsrError(out, "output would overwrite the input")
