@@ -147,6 +147,7 @@ def start(server: Server) -> None:
         print(f"{server.name}: already running at {server.url}")
         return
     ensure_venv(server)
+    (state_dir() / f"moto-{server.port}-requests.jsonl").unlink(missing_ok=True)  # per server run
     log = (state_dir() / f"{server.name}-{server.port}.log").open("ab")
     process = subprocess.Popen(
         server.command(),
