@@ -23,7 +23,7 @@ def reexec_with_jemalloc() -> None:
     if not Path(jemalloc).exists() or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
         return
     env = dict(os.environ, LD_PRELOAD=jemalloc, MALLOC_CONF=JEMALLOC_CONF)
-    os.execve(sys.executable, [sys.executable, "-m", "vsr", *sys.argv[1:]], env)
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
 def _step_parser(sub: argparse._SubParsersAction) -> None:

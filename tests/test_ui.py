@@ -1,0 +1,180 @@
+"""`vsr ui` in a real browser: login, bad uploads, a real upscale, live progress, download."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytest.register_assert_rewrite("ui_fixtures")
+from ui_fixtures import ARTIFACTS, UiServer, clean_env, run_ui  # noqa: E402
+
+from vsr import WORKFLOW_ROOT  # noqa: E402
+from vsr.sample import ClipSpec, make_clip  # noqa: E402
+
+pytest_plugins = ["ui_fixtures"]
+pytestmark = pytest.mark.timeout(300)
+
+USER, PASSWORD = "demo", "correct horse battery"
+MODEL = "realesr-animevideov3"
+CLIP = ClipSpec(width=64, height=36, frames=8)
+RUN_TIMEOUT_MS = 200_000
+WORKING_STATES = {"probing", "splitting", "upscaling", "encoding", "assembling"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> UiServer:
+    workdir = tmp_path_factory.mktemp("ui") / "tasks"
+    env = clean_env(GRADIO_USERNAME=USER, GRADIO_PASSWORD=PASSWORD)
+    # A 1 MiB limit makes "too large" cheap to test; shards of 4 frames give live shard progress.
+    with run_ui(workdir, env, "--max-upload-mb", "1", "--cores", "2", "--shard-frames", "4") as ui:
+        yield ui
+
+
+def log_in(page, url: str, user: str = USER, password: str = PASSWORD) -> None:
+    page.goto(url)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+def upload_and_start(page, path: Path, video_type: str = "anime") -> None:
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.locator("#upload").get_by_text(path.name).wait_for()
+    page.locator("#type").get_by_text(video_type, exact=True).click()
+    # Changing the type picks its default model (a round trip to the server): wait for it.
+    default = MODEL if video_type == "anime" else "realesrgan-x4plus"
+    expect(page.locator("#model input")).to_have_value(re.compile(re.escape(default)))
+    page.locator("#start").click()
+
+
+def ffprobe(path: Path) -> dict:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_refuses_to_start_without_credentials_unless_local_only(tmp_path):
+    def ui(*args: str, **env: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "vsr", "ui", "--workdir", str(tmp_path), *args]
+        return subprocess.run(
+            command, env=clean_env(**env), capture_output=True, text=True, timeout=60
+        )
+
+    refused = ui()
+    assert refused.returncode == 2
+    assert "GRADIO_USERNAME: not set" in refused.stderr and "--local-only" in refused.stderr
+    half = ui(GRADIO_USERNAME=USER)
+    assert half.returncode == 2 and "GRADIO_PASSWORD: not set" in half.stderr
+    exposed = ui("--local-only", "--host", "0.0.0.0")
+    assert exposed.returncode == 2 and "binds loopback only" in exposed.stderr
+
+
+def test_local_only_serves_without_login_on_loopback(tmp_path):
+    import urllib.request
+
+    with run_ui(tmp_path / "tasks", clean_env(), "--local-only") as ui:
+        assert ui.url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(ui.url + "config", timeout=10) as response:
+            config = json.load(response)
+    assert not config.get("auth_required")
+    assert any(c.get("props", {}).get("elem_id") == "start" for c in config["components"])
+
+
+def test_wrong_password_is_refused(server, page):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.url + "config", timeout=10)
+    assert refused.value.code == 401
+    log_in(page, server.url, password="wrong password")
+    page.get_by_text("Incorrect Credentials").wait_for()
+    assert page.locator("#start").count() == 0
+    log_in(page, server.url, user="someone", password=PASSWORD)
+    page.get_by_text("Incorrect Credentials").wait_for()
+    assert page.locator("#start").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("notes.mp4", b"these are notes, not a video\n", "notes.mp4: not a readable video"),
+        ("empty.mp4", b"", "empty.mp4: file is empty (0 bytes)"),
+    ],
+)
+def test_bad_upload_shows_the_problem_and_starts_nothing(
+    server, page, tmp_path, name, content, expected
+):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    before = server.task_folders()
+    log_in(page, server.url)
+    upload_and_start(page, bad)
+    error = page.locator('#message .vsr-message[data-kind="error"]')
+    error.wait_for()
+    assert expected in error.inner_text()
+    time.sleep(1.5)  # a tick of the page's timer: no task may appear
+    assert server.task_folders() == before
+    assert page.locator('#progress .vsr-progress[data-state="none"]').count() == 1
+
+
+def test_too_large_upload_is_refused(server, page, tmp_path):
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (2 * 1024 * 1024))
+    before = server.task_folders()
+    log_in(page, server.url)
+    page.locator("#upload input[type=file]").set_input_files(str(big))
+    page.get_by_text("exceed").first.wait_for()
+    page.locator("#start").click()
+    page.locator('#message .vsr-message[data-kind="error"]').wait_for()
+    time.sleep(1.5)
+    assert server.task_folders() == before
+
+
+@pytest.mark.slow
+def test_upscales_an_upload_with_live_progress_and_a_4x_download(server, page, tmp_path):
+    clip = make_clip(tmp_path / "my clip.mp4", CLIP)
+    log_in(page, server.url)
+    upload_and_start(page, clip)
+    page.locator('#message .vsr-message[data-kind="ok"]').wait_for()
+
+    seen, deadline = set(), time.monotonic() + RUN_TIMEOUT_MS / 1000
+    progress = page.locator("#progress .vsr-progress")
+    while time.monotonic() < deadline:
+        state = progress.get_attribute("data-state")
+        seen.add(state)
+        if state in ("done", "failed"):
+            break
+        time.sleep(0.3)
+    assert state == "done", f"{progress.inner_text()}\n{server.log_text()}"
+    assert seen & WORKING_STATES, f"no live progress seen: {seen}"
+
+    page.locator("#compare img").first.wait_for()
+    assert page.locator("#compare img").count() == 2
+    assert page.locator("#before video").count() == 1
+    assert page.locator("#after video").count() == 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-result.png"), full_page=True)
+    expect(page.locator("#tasks")).to_contain_text(clip.name)
+    expect(page.locator("#tasks")).to_contain_text("done")
+
+    with page.expect_download() as download_info:
+        page.locator("#download").click()
+    downloaded = tmp_path / "download.mp4"
+    download_info.value.save_as(downloaded)
+    video = next(s for s in ffprobe(downloaded)["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (4 * CLIP.width, 4 * CLIP.height)
+    assert int(video["nb_frames"]) == CLIP.frames
+    assert WORKFLOW_ROOT.exists()
