@@ -160,6 +160,9 @@ GresTypes=gpu
 ReturnToService=2
 MinJobAge={MIN_JOB_AGE_S}
 SchedulerType=sched/backfill
+# Both partitions share the node: a GPU job waiting for the GPU blocks the main scheduler for
+# the node, so CPU jobs start through backfill; the default 30 s pass would idle the CPUs.
+SchedulerParameters=bf_interval=1
 SlurmctldTimeout=30
 SlurmdTimeout=30
 {node}

@@ -105,8 +105,12 @@ def snakemake_command(*args: str) -> list[str]:
 
 
 def slurm_env(**overrides: str) -> dict[str, str]:
-    """Profile limits sized for the one-node test cluster (2 CPUs)."""
-    env = dict(os.environ, VSR_SLURM_MAX_CPUS="1", VSR_SLURM_MAX_MEM_MB=str(node_memory_mb()))
+    """The profile's node shape set to the one-node test cluster (2 CPUs, 1 fake GPU).
+
+    Upscale jobs take 1 CPU so one can run beside a CPU job.
+    """
+    env = dict(os.environ, VSR_SLURM_GPU_NODE_CPUS="1", VSR_SLURM_CPU_NODE_CPUS="2")
+    env["VSR_SLURM_MAX_MEM_MB"] = str(node_memory_mb())
     env.update(overrides)
     return env
 
