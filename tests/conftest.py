@@ -56,7 +56,30 @@ def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
-    return {name: make_clip(folder / file, spec) for name, (file, spec) in CLIPS.items()}
+    made = {name: make_clip(folder / file, spec) for name, (file, spec) in CLIPS.items()}
+    # An editor's cut: stream copy from mid-GOP leaves an MP4 edit list that hides frames the
+    # file still stores (its index says 20 frames; players show fewer).
+    made["trimmed"] = folder / "trimmed.mp4"
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-ss",
+            "0.3",
+            "-i",
+            str(made["main"]),
+            "-c",
+            "copy",
+            "-t",
+            "0.4",
+            str(made["trimmed"]),
+        ],
+        cwd=folder,
+        check=True,
+        timeout=60,
+    )
+    return made
 
 
 @pytest.fixture(scope="session")

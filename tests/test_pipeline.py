@@ -51,6 +51,17 @@ def test_frame_count_size_and_duration(batch, clips, name):
     assert abs(out_duration - src_duration) <= frame_s
 
 
+def test_edit_list_cut_gives_the_frames_players_show(batch, clips):
+    results, _, _ = batch
+    shown = count_frames(clips["trimmed"])  # ffprobe decodes: what a player shows
+    assert shown < int(streams_of(ffprobe(clips["trimmed"]), "video")[0]["nb_frames"])
+    out = final(results, "trimmed")
+    assert count_frames(out) == shown
+    src_times, _ = video_frames(clips["trimmed"])
+    out_times, _ = video_frames(out)
+    assert np.allclose(out_times, src_times, atol=0.0011)
+
+
 def test_frames_are_the_source_frames_upscaled(batch, clips):
     """Each output frame, scaled back down, matches its own source frame best (no off-by-one)."""
     results, _, _ = batch

@@ -119,7 +119,8 @@ def per_frame_baseline(clip: Path, out: Path, model: str, threads: int) -> float
             img = np.frombuffer(chunk, np.uint8).reshape(height, width, 3).astype(np.float32) / 255
             tensor = torch.from_numpy(np.transpose(img, (2, 0, 1))).unsqueeze(0)
             output = net(tensor).squeeze(0).clamp_(0, 1).numpy()
-            writer.stdin.write((np.transpose(output, (1, 2, 0)) * 255.0).round().astype(np.uint8))
+            rgb = (np.transpose(output, (1, 2, 0)) * 255.0).round().astype(np.uint8)
+            writer.stdin.write(rgb.tobytes())
             frames += 1
     writer.stdin.close()
     writer.wait()

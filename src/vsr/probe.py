@@ -76,18 +76,20 @@ def _stream_info(stream: av.stream.Stream) -> dict[str, Any]:
 
 
 def _video_timing(container: av.container.InputContainer, stream: av.video.stream.VideoStream):
-    """Demux the video stream once: packet count, and whether frame spacing is constant."""
-    pts_list = []
+    """Demux the video stream once (no decoding): how many packets the file really holds, how many
+    of them are shown (an edit list marks the others `discard`), and whether spacing is constant."""
+    stored, shown = 0, []
     for packet in container.demux(stream):
         if packet.size == 0:
             continue
-        if packet.pts is not None:
-            pts_list.append(packet.pts)
-    pts_list.sort()
-    deltas = {b - a for a, b in zip(pts_list, pts_list[1:], strict=False)}
+        stored += 1
+        if not packet.is_discard and packet.pts is not None:
+            shown.append(packet.pts)
+    shown.sort()
+    deltas = {b - a for a, b in zip(shown, shown[1:], strict=False)}
     # One tick of jitter comes from rounding timestamps to the container's time base (MKV: 1 ms).
     constant = len(deltas) <= 1 or (max(deltas) - min(deltas) <= 1)
-    return len(pts_list), constant
+    return stored, len(shown), constant
 
 
 def _count_decoded_frames(path: Path) -> int:
@@ -123,8 +125,8 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
         cc = video.codec_context
         if cc.format is None or not cc.width or not cc.height:
             raise VsrError(path, "video stream has no decodable picture size or pixel format")
-        nb_frames = int(video.frames or 0)
-        packets, constant = _video_timing(container, video)
+        declared = int(video.frames or 0)
+        stored, shown, constant = _video_timing(container, video)
         rate = video.average_rate or video.guessed_rate or video.base_rate
         streams = [_stream_info(s) for s in container.streams if s.index != video.index]
         chapters = [
@@ -163,16 +165,22 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
             "chapters": chapters,
             "metadata": dict(container.metadata),
         }
-    if packets == 0:
+    if stored == 0:
         raise VsrError(path, "video stream holds no frames (empty or truncated)")
-    frame_source = "container"
-    if nb_frames <= 0:
-        nb_frames = _count_decoded_frames(path)
-        frame_source = "decoded"
-        if nb_frames == 0:
+    # The index promises `declared` frames; a file cut short holds fewer packets than that.
+    if declared and stored < declared - max(2, declared // 100):
+        raise VsrError(
+            path, f"truncated: the index lists {declared} frames, the file holds {stored}"
+        )
+    if declared:
+        frames, frames_source = shown, "container"
+    else:
+        frames, frames_source = _count_decoded_frames(path), "decoded"
+        if frames == 0:
             raise VsrError(path, "no video frame could be decoded (corrupt or truncated)")
-    info["video"]["frames"] = nb_frames
-    info["video"]["frames_source"] = frame_source
+    info["video"]["frames"] = frames
+    info["video"]["frames_source"] = frames_source
+    info["video"]["container_frames"] = declared or None
     info["video"]["rotation"] = _rotation(path)
     info["container_out"] = choose_container(info)
     return info

@@ -145,7 +145,8 @@ def upscale_file(
     for item in extra_config or []:
         key, _, value = item.partition("=")
         config[key] = value
-    command = snakemake_command(work, config, cores=cores, profile=profile)
+    # The work folder belongs to this output alone; a run killed earlier must not block the resume.
+    command = snakemake_command(work, config, cores=cores, profile=profile, extra=["--nolock"])
     log = work / "snakemake.log"
     print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
     with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
