@@ -19,7 +19,7 @@ from vsr import colour
 from vsr.errors import VsrError
 from vsr.probe import open_media
 from vsr.util import read_json, write_json
-from vsr.videoio import FFV1Writer, decode_video
+from vsr.videoio import LosslessWriter, decode_video
 
 log = logging.getLogger(__name__)
 INDEX = "index.json"
@@ -62,7 +62,7 @@ def split(source: str, probe_json: str, out_dir: str, shard_frames: int) -> dict
     fmt = colour.shard_format(video["pix_fmt"])
     range_ = colour.colour_range(video)
     shards: list[dict[str, Any]] = []
-    writer: FFV1Writer | None = None
+    writer: LosslessWriter | None = None
     count, last_duration = 0, None
 
     with open_media(source) as container:
@@ -72,7 +72,9 @@ def split(source: str, probe_json: str, out_dir: str, shard_frames: int) -> dict
                     writer.close()
                 name = shard_name(len(shards))
                 shards.append({"name": name, "start": count, "end": count, "pts": []})
-                writer = FFV1Writer(partial / f"{name}.mkv", video["width"], video["height"], fmt)
+                writer = LosslessWriter(
+                    partial / f"{name}.mkv", video["width"], video["height"], fmt
+                )
             if (frame.format.name, frame.width, frame.height) != (
                 fmt,
                 video["width"],

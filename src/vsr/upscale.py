@@ -19,7 +19,7 @@ import numpy as np
 
 from vsr import colour
 from vsr.util import StepTimer, atomic_output, read_json, write_json
-from vsr.videoio import FFV1Writer, read_frames
+from vsr.videoio import LosslessWriter, read_frames
 
 log = logging.getLogger(__name__)
 _DONE = object()
@@ -174,7 +174,7 @@ def upscale_shard(
                 threads=threads,
             )
         scale = upscaler.scale
-        writer = FFV1Writer(tmp, width * scale, height * scale, out_fmt)
+        writer = LosslessWriter(tmp, width * scale, height * scale, out_fmt, codec="x264")
 
         def write(batch: np.ndarray) -> None:
             for rgb in batch:
