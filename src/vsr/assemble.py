@@ -8,6 +8,7 @@ Packets from the two inputs are merged in time order: a long film never piles up
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +20,9 @@ from vsr.errors import VsrError
 from vsr.probe import open_media
 from vsr.util import StepTimer, atomic_output, read_json
 
+log = logging.getLogger(__name__)
 COPIED_TYPES = {"audio", "subtitle"}
+MP4_ONLY = {"mov_text"}  # subtitle codecs FFmpeg's Matroska muxer refuses
 MUXER = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
 # Stream metadata worth keeping; encoder/handler names describe the source's files, not ours.
 KEPT_TAGS = {"language", "title"}
@@ -88,6 +91,13 @@ def _add_streams(src, first_segment, dst, video_index: int):
             continue
         if stream.type == "attachment":
             dst.add_attachment(stream.name, stream.mimetype, stream.data)
+        elif dst.format.name == "matroska" and stream.codec_context.name in MP4_ONLY:
+            # MKV was chosen for another stream; this one cannot be copied into it.
+            log.warning(
+                "dropping %s stream #%d: not storable in MKV",
+                stream.codec_context.name,
+                stream.index,
+            )
         elif stream.type in COPIED_TYPES:
             copied[stream.index] = dst.add_stream_from_template(stream)
             _copy_tags(stream, copied[stream.index])
