@@ -188,6 +188,12 @@ def started_daemons() -> list[str]:
     return STARTED.read_text().split() if STARTED.exists() else []
 
 
+def config_outdated() -> bool:
+    if not SLURM_CONF.exists() or MARKER not in SLURM_CONF.read_text():
+        return False  # not ours: leave it alone
+    return SLURM_CONF.read_text() != slurm_conf_text(node_name())
+
+
 def record_started(daemon: str) -> None:
     if daemon not in started_daemons():
         with STARTED.open("a") as handle:
@@ -234,6 +240,8 @@ def up() -> None:
     install_packages()
     if cluster_ready():
         log(f"already up (node {node_name()} {node_state()})")
+        if config_outdated():
+            log(f"{SLURM_CONF} is outdated: `make cluster-down cluster-up` rewrites it")
         return
     host = node_name()
     write_config(SLURM_CONF, slurm_conf_text(host))

@@ -24,7 +24,7 @@ CLUSTER_SCRIPT = REPO / "scripts" / "slurm_cluster.py"
 PROFILE = REPO / "profiles" / "slurm"
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 # Short status intervals for tests; production keeps the profile's 40 s.
-FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
+FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5"]
 
 
 def cluster_command(action: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
