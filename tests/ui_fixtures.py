@@ -153,3 +153,32 @@ def page(chromium: str) -> Iterator:
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextmanager
+def run_watch(env: dict[str, str], queue: str, output: str, jobs: Path) -> Iterator[None]:
+    """`vsr watch` consuming one upload (the local stand-in for the trigger Lambda)."""
+    command = [sys.executable, "-m", "vsr", "watch", "--queue", queue, "--output", output,
+               "--max-jobs", "1", "--idle-exit-s", "240", "--poll-s", "2", "--workdir", str(jobs),
+               "--cores", "2", "--config", "shard_frames=4"]  # fmt: skip
+    log = jobs.parent / "watch.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, env=env, cwd=WORKFLOW_ROOT, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield
+    finally:
+        stop(process)
+
+
+def queue_for_uploads(s3, sqs, bucket: str, name: str) -> str:
+    """An SQS queue that receives the bucket's ObjectCreated events."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    notification = {"QueueArn": arn["QueueArn"], "Events": ["s3:ObjectCreated:*"]}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [notification]}
+    )
+    return name

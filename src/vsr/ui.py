@@ -72,6 +72,8 @@ class Task:
     detail: str = ""  # the progress line, or the error
     output: str = ""  # the result on this machine
     url: str = ""  # presigned download URL (S3 mode)
+    started: float = 0.0  # epoch seconds when work on it began
+    finished: float = 0.0
     s3_output: str = ""  # s3:// URI of the result (S3 mode)
 
 
@@ -261,7 +263,7 @@ class LocalRunner:
         work = output.parent / f".vsr-work-{output.name}" / "results" / "video" / "work"
         stop = threading.Event()
         follower = threading.Thread(target=self._follow, args=(task.uuid, work, stop), daemon=True)
-        self.store.update(task.uuid, state="probing")
+        self.store.update(task.uuid, state="probing", started=time.time())
         follower.start()
         try:
             upscale_file(
@@ -278,11 +280,15 @@ class LocalRunner:
         except Exception as error:  # noqa: BLE001 - the worker must survive any task's failure
             stop.set()
             follower.join()
-            self.store.update(task.uuid, state="failed", detail=" ".join(str(error).split()))
+            fail(self.store, task.uuid, error)
 
     def _follow(self, task_id: str, work: Path, stop: threading.Event) -> None:
         while not stop.wait(1.0):
             self.store.update(task_id, **local_progress(work))
+
+
+def fail(store: TaskStore, task_id: str, error: Exception) -> None:
+    store.update(task_id, state="failed", detail=" ".join(str(error).split()), finished=time.time())
 
 
 def finish(store: TaskStore, task_id: str, output: Path, **extra: Any) -> None:
@@ -290,7 +296,9 @@ def finish(store: TaskStore, task_id: str, output: Path, **extra: Any) -> None:
     task = store.get(task_id)
     assert task is not None
     comparison_frames(source_file(store, task), output, store.folder(task_id) / "compare")
-    store.update(task_id, state="done", output=str(output), detail="", **extra)
+    store.update(
+        task_id, state="done", output=str(output), detail="", finished=time.time(), **extra
+    )
 
 
 class S3Runner:
@@ -332,14 +340,14 @@ class S3Runner:
                 self._upload(task_id)
             self._follow(task_id)
         except (VsrError, ClientError, BotoCoreError, OSError) as error:
-            self.store.update(task_id, state="failed", detail=" ".join(str(error).split()))
+            fail(self.store, task_id, error)
 
     def _upload(self, task_id: str) -> None:
         from vsr.s3 import upload_verified
 
         task = self.store.get(task_id)
         assert task is not None
-        self.store.update(task_id, state="sending")
+        self.store.update(task_id, state="sending", started=time.time())
         dest = self.input.child(task.video_type, task.uuid, task.name)
         upload_verified(source_file(self.store, task), dest)
         self.store.update(task_id, state="waiting", detail=f"uploaded to {dest}")
@@ -443,6 +451,9 @@ def progress_html(task: Task | None) -> str:
     fraction = progress_fraction(task)
     lines = [f"<b>{html.escape(task.name)}</b> ({task.video_type}, {task.model or 'default'})"]
     lines.append(f"stage: {html.escape(STAGE_LABELS.get(task.state, task.state))}")
+    if task.started:
+        took = (task.finished or time.time()) - task.started
+        lines.append(f"{'took' if task.finished else 'elapsed'} {took:.0f} s")
     if task.shards_total:
         lines.append(f"shards upscaled: {task.shards_done}/{task.shards_total}")
     if task.detail:
@@ -506,7 +517,8 @@ def build_ui(app: App) -> gr.Blocks:
     from vsr.trigger import VIDEO_EXTENSIONS, VIDEO_TYPES
 
     s3_mode = app.settings.mode == "s3"
-    with gr.Blocks(title="vsr: 4x video upscaling") as blocks:
+    # Uploads older than a day leave Gradio's cache (each task keeps its own copy of the source).
+    with gr.Blocks(title="vsr: 4x video upscaling", delete_cache=(3600, 86400)) as blocks:
         gr.Markdown(
             "# 4x video super-resolution\n"
             f"Mode: **{app.settings.mode}**"
