@@ -311,8 +311,12 @@ class S3Runner:
         self.input = S3Uri.parse(settings.s3_input or "", want_key=False)
         self.output = S3Uri.parse(settings.s3_output or "", want_key=False)
         for task in store.newest_first():
-            if task.mode == "s3" and task.state not in FINISHED + ("sending",):
-                self._start(task.uuid, upload=False)
+            if task.mode != "s3" or task.state in FINISHED:
+                continue
+            if task.state == "sending":  # the upload never completed: nothing will run it
+                fail(store, task.uuid, VsrError(task.name, "interrupted while sending to S3"))
+            else:
+                self._start(task.uuid, upload=False)  # follow its status.json again
 
     def check(self, name: str, video_type: str, size: int) -> None:
         """Refuse what the trigger would reject, before anything is uploaded."""

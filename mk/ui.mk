@@ -1,0 +1,13 @@
+# Gradio demo UI (issue 8). Login from GRADIO_USERNAME/GRADIO_PASSWORD; without them:
+#   make ui UI_ARGS=--local-only          (no login, 127.0.0.1 only)
+# S3 mode: UI_ARGS="--s3-input s3://BUCKET/uploads --s3-output s3://BUCKET/results"
+.PHONY: ui ui-test
+
+UI_ARGS ?=
+
+ui: install
+	$(VENV)/bin/vsr ui $(UI_ARGS)
+
+# Browser tests only (headless Debian Chromium; installed by the test fixture when missing).
+ui-test: install
+	$(PY) -m pytest -q tests/test_ui.py
