@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parent.parent
 CLUSTER_SCRIPT = REPO / "scripts" / "slurm_cluster.py"
 PROFILE = REPO / "profiles" / "slurm"
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
-# Short status intervals for tests; production keeps the profile's 40 s.
-FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5"]
+# Short status intervals for tests (polls at 3, 16, 39 s after a change; the plugin adds 10 s per
+# quiet round); production keeps the profile's 40 s.
+FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "3", "--latency-wait", "5"]
 
 
 def cluster_command(action: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
