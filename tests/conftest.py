@@ -79,6 +79,31 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         check=True,
         timeout=60,
     )
+    # A QuickTime master: PCM audio (MKV needed) beside a mov_text track (which MKV cannot hold).
+    made["pcm"] = folder / "pcm.mov"
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(made["main"]),
+            "-map",
+            "0:v",
+            "-map",
+            "0:a",
+            "-map",
+            "0:s",
+            "-c",
+            "copy",
+            "-c:a",
+            "pcm_s16le",
+            str(made["pcm"]),
+        ],
+        cwd=folder,
+        check=True,
+        timeout=60,
+    )
     return made
 
 

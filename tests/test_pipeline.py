@@ -62,6 +62,16 @@ def test_edit_list_cut_gives_the_frames_players_show(batch, clips):
     assert np.allclose(out_times, src_times, atol=0.0011)
 
 
+def test_pcm_master_goes_to_mkv_with_its_audio_in_sync(batch, clips):
+    results, _, _ = batch
+    out = final(results, "pcm", "mkv")
+    info = ffprobe(out)
+    assert [s["codec_name"] for s in streams_of(info, "audio")] == ["pcm_s16le"]
+    assert streams_of(info, "subtitle") == []  # mov_text has no Matroska form: dropped, logged
+    assert count_frames(out) == count_frames(clips["pcm"])
+    assert_sync(clips["pcm"], out)
+
+
 def test_frames_are_the_source_frames_upscaled(batch, clips):
     """Each output frame, scaled back down, matches its own source frame best (no off-by-one)."""
     results, _, _ = batch

@@ -91,13 +91,9 @@ def _add_streams(src, first_segment, dst, video_index: int):
             continue
         if stream.type == "attachment":
             dst.add_attachment(stream.name, stream.mimetype, stream.data)
-        elif dst.format.name == "matroska" and stream.codec_context.name in MP4_ONLY:
+        elif dst.format.name == "matroska" and _codec(stream) in MP4_ONLY:
             # MKV was chosen for another stream; this one cannot be copied into it.
-            log.warning(
-                "dropping %s stream #%d: not storable in MKV",
-                stream.codec_context.name,
-                stream.index,
-            )
+            log.warning("dropping %s stream #%d: not storable in MKV", _codec(stream), stream.index)
         elif stream.type in COPIED_TYPES:
             copied[stream.index] = dst.add_stream_from_template(stream)
             _copy_tags(stream, copied[stream.index])
@@ -119,6 +115,11 @@ def _mux(src, segments: list[str], dst, video_out, copied: dict[int, Any]) -> in
             packet.stream = copied[packet.stream.index]
         dst.mux(packet)
     return frames
+
+
+def _codec(stream: av.stream.Stream) -> str | None:
+    """Codec name; data streams (e.g. QuickTime chapter tracks) have no codec context."""
+    return stream.codec_context.name if stream.codec_context is not None else None
 
 
 def _clean_tags(tags: dict[str, str], keep_all: bool = False) -> dict[str, str]:
