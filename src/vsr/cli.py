@@ -148,6 +148,7 @@ def run_step(args: argparse.Namespace) -> None:
             tile_overlap=settings.get("tile_overlap", 16),
             memory_budget_mb=settings.get("memory_budget_mb", 4096),
             threads=args.threads,
+            backend=settings.get("backend", "auto"),
             progress_json=args.progress,
             timing_json=args.timing,
         )

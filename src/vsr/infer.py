@@ -10,8 +10,10 @@ import math
 import numpy as np
 import torch
 
+from vsr import backends
 from vsr.errors import VsrError
 from vsr.models import open_model
+from vsr.models.registry import _ncnn_files as ncnn_files
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
@@ -81,6 +83,7 @@ class Upscaler:
         tile_overlap: int = 16,
         memory_budget_mb: int = 2048,
         threads: int | None = None,
+        backend: str = "torch",
     ):
         _check_positive(batch_size=batch_size, memory_budget_mb=memory_budget_mb)
         if tile < 0 or tile_overlap < 0 or (tile and tile <= 2 * tile_overlap):
@@ -96,6 +99,11 @@ class Upscaler:
         self._check_precision(precision)
         self._descriptor.to(self.device, self.dtype)
         self._descriptor.model.to(memory_format=torch.channels_last)
+        network = backends.Network(
+            self.name, self._descriptor, self.device, self.dtype, ncnn_files(spec)
+        )
+        # auto: the fastest backend measured on this device; see vsr.backends
+        self.backend, self._forward = backends.build(backend, network)
         self.scale: int = self._descriptor.scale
         self.batch_size, self.tile, self.tile_overlap = batch_size, tile, tile_overlap
         bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL.get(
@@ -135,7 +143,7 @@ class Upscaler:
         step = 1 if tile else per_call
         for start in range(0, count, step):
             batch = self._to_tensor(frames[start : start + step], full_scale)
-            upscaled = self._run_tiled(batch, tile, per_call) if tile else self._descriptor(batch)
+            upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
             _store(upscaled, result[start : start + step], full_scale)
         return result
 
@@ -156,7 +164,7 @@ class Upscaler:
         for first in range(0, len(windows), per_call):
             chunk = windows[first : first + per_call]
             crops = torch.cat([frame[..., y : y + tile_h, x : x + tile_w] for y, x in chunk])
-            for (y, x), upscaled in zip(chunk, self._descriptor(crops).float(), strict=True):
+            for (y, x), upscaled in zip(chunk, self._forward(crops).float(), strict=True):
                 weight = self._tile_weight(y, x, tile_h, tile_w, height, width)
                 rows = slice(y * scale, (y + tile_h) * scale)
                 cols = slice(x * scale, (x + tile_w) * scale)

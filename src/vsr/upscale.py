@@ -140,6 +140,7 @@ def upscale_shard(
     tile_overlap: int = 16,
     memory_budget_mb: int = 4096,
     threads: int | None = None,
+    backend: str = "auto",
     progress_json: str | None = None,
     timing_json: str | None = None,
     upscaler: Any = None,
@@ -172,6 +173,7 @@ def upscale_shard(
                 tile_overlap=tile_overlap,
                 memory_budget_mb=memory_budget_mb,
                 threads=threads,
+                backend=backend,
             )
         scale = upscaler.scale
         writer = LosslessWriter(tmp, width * scale, height * scale, out_fmt, codec="x264")
