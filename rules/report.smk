@@ -1,0 +1,52 @@
+# Optional quality panel per video for `snakemake --report report.html`: a middle frame of the
+# final video beside bicubic x4 of the source, flicker of both, and per-stage timings. Cheap:
+# it decodes five frames of each file. Included from the Snakefile; built by `report_targets`.
+
+EVALUATE = f"{shlex.quote(sys.executable)} -m vsr evaluate video"
+
+
+def report_targets(wildcards):
+    """Each video's report panel (add to `rule all`, or build with the target quality_report)."""
+    return [result("report/panel.png").format(video=video) for video in MANIFEST.index]
+
+
+rule quality_report:
+    input:
+        report_targets,
+
+
+rule quality_panel:
+    input:
+        source=source_path,
+        final=lambda wildcards: final_path(wildcards.video),
+        summary=result("summary.json"),
+    output:
+        panel=report(
+            result("report/panel.png"),
+            caption="../report/panel.rst",
+            category="Quality",
+            subcategory="{video}",
+            labels={"video": "{video}", "figure": "bicubic vs final"},
+        ),
+        table=report(
+            result("report/quality.html"),
+            caption="../report/quality.rst",
+            category="Quality",
+            subcategory="{video}",
+            labels={"video": "{video}", "figure": "flicker and stage timings"},
+        ),
+        json=result("report/quality.json"),
+    log:
+        logs("quality_panel.log"),
+    conda:
+        "../envs/vsr.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        evaluate=EVALUATE,
+        out_dir=lambda wildcards, output: os.path.dirname(output.panel),
+    shell:
+        "{params.evaluate} {input.source:q} {input.final:q} {input.summary:q}"
+        " {params.out_dir:q} > {log:q} 2>&1"
