@@ -1,12 +1,20 @@
 """`make bench`: frames/s of the pipeline against model-only throughput and simple baselines.
 
-All runs use the same frames of the same clip, in one process (ratios, not absolute seconds, are
-what carry over between machines):
-- model-only: the model alone on frames already in memory (the ceiling for the pipeline);
+For each model, on the same frames of the same clip, in one run (ratios, not absolute seconds,
+are what carry over between machines), interleaved (A B C D A B C D ...) and best-of-N:
+- model-only: the pipeline's Upscaler (backend `auto`, jemalloc) on frames already in memory,
+  one frame per call: the ceiling for the pipeline;
 - pipeline: `vsr upscale` end to end (Snakemake start-up, probe, split, upscale, encode, mux);
-- per-frame: built like Real-ESRGAN's video script (FFmpeg pipe in, one fp32 NCHW frame at a
-  time, FFmpeg pipe out);
+- per-frame: built like Real-ESRGAN's video script (FFmpeg pipe in, one fp32 NCHW torch frame
+  at a time, FFmpeg pipe out, the default allocator), started in its own process;
 - bicubic: FFmpeg's bicubic x4 and the same encoder: the floor.
+Each worker runs in its own process, so allocators and thread pools do not leak between them.
+
+Quality, like for like: the per-frame baseline converts RGB to YUV with the same swscale
+settings as the pipeline (bilinear, BT.601 limited for these SD clips). Its final file and ours
+come from different libx264 builds (Debian FFmpeg vs PyAV's), so they are compared two ways:
+the finals against each other (bounded by encoder noise), and what each feeds its encoder (our
+lossless 4x shards vs the baseline's frames through the same conversion).
 """
 
 from __future__ import annotations
@@ -14,10 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +37,33 @@ from vsr import WORKFLOW_ROOT
 from vsr.sample import ClipSpec, make_clip
 
 ENCODE = ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p"]
+# PyAV's reformat default (what the pipeline's upscale step uses): bilinear. FFmpeg's CLI
+# defaults to bicubic, which alone would make the two outputs differ.
+SWS_FLAGS = ["-sws_flags", "bilinear"]
+KEPT_FRAMES = 12  # baseline frames kept (evenly spaced) for the like-for-like comparison
+RUNS = ("model_only", "pipeline", "per_frame", "bicubic")
+
+
+@dataclass
+class Plan:
+    """One model's part of the bench: its clip and how often to repeat each run."""
+
+    model: str
+    width: int
+    height: int
+    frames: int
+    repeats: int
+
+
+def default_plans(anime_frames: int, real_frames: int, repeats: int) -> list[Plan]:
+    # x4plus costs ~50x the anime model per pixel: a quarter-size, short clip, one repeat.
+    return [
+        Plan("realesr-animevideov3", 320, 180, anime_frames, repeats),
+        Plan("realesrgan-x4plus", 160, 90, real_frames, 1),
+    ]
+
+
+# --- the runs (each in its own process) -----------------------------------------------------
 
 
 def decode_rgb(path: Path) -> list[np.ndarray]:
@@ -34,42 +73,19 @@ def decode_rgb(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
-def model_only(model: str, frames: list[np.ndarray], threads: int) -> float:
+def model_only(model: str, clip: Path, threads: int) -> dict[str, Any]:
     from vsr.infer import Upscaler
 
-    upscaler = Upscaler(model, threads=threads)
+    frames = decode_rgb(clip)
+    upscaler = Upscaler(model, threads=threads, backend="auto")  # calibrates once, cached
     upscaler.upscale(frames[0][None])  # warm-up: first call allocates and picks kernels
     start = time.perf_counter()
     for frame in frames:
         upscaler.upscale(frame[None])
-    return len(frames) / (time.perf_counter() - start)
+    return {"seconds": time.perf_counter() - start, "backend": upscaler.backend}
 
 
-def pipeline(clip: Path, out: Path, model: str, cores: int, shard_frames: int) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vsr",
-            "upscale",
-            str(clip),
-            "-o",
-            str(out),
-            "--model",
-            model,
-            "--cores",
-            str(cores),
-            "--shard-frames",
-            str(shard_frames),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start
-
-
-def per_frame_baseline(clip: Path, out: Path, model: str, threads: int) -> float:
+def per_frame_baseline(model: str, clip: Path, out: Path, threads: int) -> dict[str, Any]:
     """The per-frame design users complain about: pipes, one fp32 NCHW frame at a time."""
     import torch
 
@@ -78,42 +94,13 @@ def per_frame_baseline(clip: Path, out: Path, model: str, threads: int) -> float
     torch.set_num_threads(threads)
     net = load_model(model).eval()
     width, height = _size(clip)
+    count = int(_probe_value(clip, "nb_frames") or 0)
+    keep_every = max(1, count // KEPT_FRAMES)
+    kept: list[np.ndarray] = []
     start = time.perf_counter()
-    reader = subprocess.Popen(
-        ["ffmpeg", "-v", "error", "-i", str(clip), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        stdout=subprocess.PIPE,
-    )
-    writer = subprocess.Popen(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{4 * width}x{4 * height}",
-            "-framerate",
-            _rate(clip),
-            "-i",
-            "-",
-            "-i",
-            str(clip),
-            "-map",
-            "0:v",
-            "-map",
-            "1:a?",
-            "-c:a",
-            "copy",
-            *ENCODE,
-            str(out),
-        ],
-        stdin=subprocess.PIPE,
-    )
-    frame_bytes = width * height * 3
-    frames = 0
+    reader = subprocess.Popen(_reader_command(clip), stdout=subprocess.PIPE)
+    writer = subprocess.Popen(_writer_command(clip, out, width, height), stdin=subprocess.PIPE)
+    frame_bytes, index = width * height * 3, 0
     with torch.inference_mode():
         while chunk := reader.stdout.read(frame_bytes):
             img = np.frombuffer(chunk, np.uint8).reshape(height, width, 3).astype(np.float32) / 255
@@ -121,53 +108,302 @@ def per_frame_baseline(clip: Path, out: Path, model: str, threads: int) -> float
             output = net(tensor).squeeze(0).clamp_(0, 1).numpy()
             rgb = (np.transpose(output, (1, 2, 0)) * 255.0).round().astype(np.uint8)
             writer.stdin.write(rgb.tobytes())
-            frames += 1
+            if index % keep_every == 0:
+                kept.append(rgb)
+            index += 1
     writer.stdin.close()
     writer.wait()
     reader.wait()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    np.save(out.with_suffix(".kept.npy"), np.stack(kept))
+    return {"seconds": seconds, "keep_every": keep_every}
 
 
-def bicubic(clip: Path, out: Path) -> float:
+def _reader_command(clip: Path) -> list[str]:
+    return ["ffmpeg", "-v", "error", "-i", str(clip), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+
+
+def _writer_command(clip: Path, out: Path, width: int, height: int) -> list[str]:
+    raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{4 * width}x{4 * height}"]
+    inputs = [*raw, "-framerate", _rate(clip), "-i", "-", "-i", str(clip)]
+    streams = ["-map", "0:v", "-map", "1:a?", "-c:a", "copy"]
+    return ["ffmpeg", "-v", "error", "-y", *inputs, *streams, *SWS_FLAGS, *ENCODE, str(out)]
+
+
+def pipeline(model: str, clip: Path, out: Path, cores: int, shard_frames: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "vsr", "upscale", str(clip), "-o", str(out)]
+    command += ["--model", model, "--cores", str(cores), "--shard-frames", str(shard_frames)]
+    shutil.rmtree(_work_dir(out).parents[2], ignore_errors=True)  # else Snakemake skips it all
     start = time.perf_counter()
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(clip),
-            "-vf",
-            "scale=iw*4:ih*4:flags=bicubic",
-            *ENCODE,
-            "-c:a",
-            "copy",
-            str(out),
-        ],
-        check=True,
+    subprocess.run([*command, "--keep-work"], check=True, stdout=subprocess.DEVNULL)
+    return {"seconds": time.perf_counter() - start, "steps": step_seconds(out)}
+
+
+def bicubic(clip: Path, out: Path) -> dict[str, Any]:
+    scale = ["-vf", "scale=iw*4:ih*4:flags=bicubic"]
+    command = ["ffmpeg", "-v", "error", "-y", "-i", str(clip), *scale, *ENCODE, "-c:a", "copy"]
+    start = time.perf_counter()
+    subprocess.run([*command, str(out)], check=True)
+    return {"seconds": time.perf_counter() - start}
+
+
+def peak_rss_1080p(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
+    """Peak RSS of upscaling one 1920x1080 photo frame, tiled as the memory budget decides."""
+    from skimage import data, transform
+
+    from vsr.infer import Upscaler
+
+    photo = transform.resize(data.astronaut(), (1080, 1920), preserve_range=True)
+    frame = photo.astype(np.uint8)[None]
+    upscaler = Upscaler(model, threads=threads, backend="torch", memory_budget_mb=budget_mb)
+    loaded_mb = _peak_rss_mb()
+    start = time.perf_counter()
+    upscaler.upscale(frame)
+    tile, per_call = upscaler.plan(1080, 1920)
+    return {
+        "seconds": time.perf_counter() - start,
+        "memory_budget_mb": budget_mb,
+        "tile": tile,
+        "per_call": per_call,
+        "peak_rss_after_load_mb": loaded_mb,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_run(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
+    fast_env, _ = environments()
+    return {
+        "model": model,
+        **run_worker("rss", fast_env, model=model, threads=threads, budget_mb=budget_mb),
+    }
+
+
+WORKERS = {
+    "model_only": lambda a: model_only(a.model, Path(a.clip), a.threads),
+    "per_frame": lambda a: per_frame_baseline(a.model, Path(a.clip), Path(a.out), a.threads),
+    "rss": lambda a: peak_rss_1080p(a.model, a.threads, a.budget_mb),
+}
+
+
+def worker_main(argv: list[str]) -> int:
+    """`python -m vsr.bench --worker NAME ...`: one run, its result as JSON on stdout."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", choices=sorted(WORKERS), required=True)
+    for option in ("--model", "--clip", "--out"):
+        parser.add_argument(option, default="")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--budget-mb", type=int, default=4096)
+    args = parser.parse_args(argv)
+    print(json.dumps(WORKERS[args.worker](args)))
+    return 0
+
+
+def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]:
+    command = [sys.executable, "-m", "vsr.bench", "--worker", name]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def environments() -> tuple[dict[str, str], dict[str, str]]:
+    """(jemalloc, as the pipeline's upscale jobs; the default allocator, as the script ships)."""
+    from vsr.cli import JEMALLOC, JEMALLOC_CONF
+
+    plain = {k: v for k, v in os.environ.items() if k not in {"LD_PRELOAD", "MALLOC_CONF"}}
+    if not Path(JEMALLOC).exists():
+        return plain, plain
+    return dict(plain, LD_PRELOAD=JEMALLOC, MALLOC_CONF=JEMALLOC_CONF), plain
+
+
+# --- quality --------------------------------------------------------------------------------
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
+
+
+def psnr_between(a: Path, b: Path) -> float:
+    return psnr(np.stack(decode_rgb(a)), np.stack(decode_rgb(b)))
+
+
+def to_yuv420(rgb: np.ndarray) -> np.ndarray:
+    """RGB -> the planes the pipeline's upscale step writes (same swscale call, see upscale.py)."""
+    import av
+
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+        format="yuv420p", dst_colorspace="ITU601", src_color_range="JPEG", dst_color_range="MPEG"
     )
-    return time.perf_counter() - start
+    return frame.to_ndarray()
+
+
+def quality(work: Path, pipeline_out: Path, per_frame_out: Path, keep_every: int) -> dict:
+    import av
+
+    kept = np.load(per_frame_out.with_suffix(".kept.npy"))
+    shards = sorted((_work_dir(pipeline_out) / "upscaled").glob("*.mkv"))
+    ours: list[np.ndarray] = []
+    for shard in shards:
+        with av.open(str(shard)) as container:
+            ours += [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    ours_kept = np.stack(ours[::keep_every][: len(kept)])
+    baseline_yuv = np.stack([to_yuv420(rgb) for rgb in kept])
+    final_ours = np.stack(decode_rgb(pipeline_out)[::keep_every][: len(kept)])
+    final_theirs = np.stack(decode_rgb(per_frame_out)[::keep_every][: len(kept)])
+    return {
+        "psnr_finals_db": psnr_between(pipeline_out, per_frame_out),
+        "psnr_encoder_input_db": psnr(ours_kept, baseline_yuv),
+        "psnr_pipeline_final_vs_model_db": psnr(final_ours, kept),
+        "psnr_per_frame_final_vs_model_db": psnr(final_theirs, kept),
+    }
+
+
+# --- one model, all runs --------------------------------------------------------------------
+
+
+def _work_dir(pipeline_out: Path) -> Path:
+    return pipeline_out.parent / f".vsr-work-{pipeline_out.name}" / "results" / "video" / "work"
+
+
+def step_seconds(pipeline_out: Path) -> dict[str, float]:
+    """Seconds per workflow step (summed over shards), from the steps' timing files."""
+    totals: dict[str, float] = {}
+    for path in sorted((_work_dir(pipeline_out) / "timings").glob("*.json")):
+        record = json.loads(path.read_text())
+        totals[record["step"]] = totals.get(record["step"], 0.0) + record["seconds"]
+    return totals
+
+
+def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = ClipSpec(width=plan.width, height=plan.height, frames=plan.frames)
+    clip = make_clip(folder / "clip.mp4", spec)
+    fast_env, plain_env = environments()
+    outs = {name: folder / f"{name}.mp4" for name in RUNS}
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(plan.repeats):  # interleaved, so load from others hits every run alike
+        runs = {
+            "model_only": lambda: run_worker(
+                "model_only", fast_env, model=plan.model, clip=clip, threads=threads
+            ),
+            "pipeline": lambda: pipeline(plan.model, clip, outs["pipeline"], threads, plan.frames),
+            "per_frame": lambda: run_worker(
+                "per_frame",
+                plain_env,
+                model=plan.model,
+                clip=clip,
+                out=outs["per_frame"],
+                threads=threads,
+            ),  # fmt: skip
+            "bicubic": lambda: bicubic(clip, outs["bicubic"]),
+        }
+        for name, run in runs.items():
+            result = run()
+            print(f"  {plan.model} {name}: {plan.frames / result['seconds']:.2f} frames/s")
+            if name not in best or result["seconds"] < best[name]["seconds"]:
+                best[name] = result
+    fps = {name: plan.frames / best[name]["seconds"] for name in RUNS}
+    keep_every = best["per_frame"]["keep_every"]
+    return {
+        **asdict(plan),
+        "threads": threads,
+        "backend": best["model_only"]["backend"],
+        "fps": fps,
+        "ratios": {
+            "pipeline_vs_model_only": fps["pipeline"] / fps["model_only"],
+            "pipeline_vs_per_frame": fps["pipeline"] / fps["per_frame"],
+        },
+        "pipeline_steps_s": best["pipeline"]["steps"],
+        "pipeline_s": best["pipeline"]["seconds"],
+        "model_only_s": best["model_only"]["seconds"],
+        "quality": quality(folder, outs["pipeline"], outs["per_frame"], keep_every),
+    }
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = results["models"]
+    fig, axes = plt.subplots(len(models), 1, figsize=(7.5, 2.6 * len(models)), squeeze=False)
+    for ax, entry in zip(axes[:, 0], models, strict=True):
+        values = [entry["fps"][name] for name in RUNS]
+        bars = ax.barh(list(RUNS), values, color=["#888", "#2a7", "#c44", "#46c"])
+        ax.bar_label(bars, fmt="%.2f fps")
+        ax.set_xscale("log")
+        ratios = entry["ratios"]
+        ax.set_title(
+            f"{entry['model']}: {entry['width']}x{entry['height']} -> x4, {entry['frames']} "
+            f"frames, {entry['threads']} threads (pipeline {ratios['pipeline_vs_model_only']:.2f}"
+            f"x model-only, {ratios['pipeline_vs_per_frame']:.2f}x per-frame)",
+            fontsize=8,
+        )
+    axes[-1, 0].set_xlabel("frames/s (log scale; higher is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    for entry in results["models"]:
+        print(f"{entry['model']} ({entry['frames']} frames, backend {entry['backend']}):")
+        for name, value in entry["fps"].items():
+            print(f"  {name:>11}: {value:7.2f} frames/s")
+        for name, value in entry["ratios"].items():
+            print(f"  {name}: {value:.2f}x")
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in entry["pipeline_steps_s"].items())
+        print(f"  pipeline {entry['pipeline_s']:.1f} s; steps: {steps}")
+        for name, value in entry["quality"].items():
+            print(f"  {name}: {value:.1f}")
+    for entry in results.get("peak_rss_1080p", []):
+        print(
+            f"peak RSS 1080p {entry['model']} (budget {entry['memory_budget_mb']} MB, "
+            f"tile {entry['tile'] or 'none'}): {entry['peak_rss_mb']:.0f} MB"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return worker_main(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", help="subset of the plans' models")
+    parser.add_argument("--anime-frames", type=int, default=240)
+    parser.add_argument("--real-frames", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=2, help="best of N (anime model)")
+    parser.add_argument("--rss-budgets", type=int, nargs="*", default=[4096, 1024])
+    parser.add_argument("--out", default=str(WORKFLOW_ROOT / "bench"))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    threads = os.cpu_count() or 1
+    plans = default_plans(args.anime_frames, args.real_frames, args.repeats)
+    plans = [p for p in plans if not args.models or p.model in args.models]
+    results: dict[str, Any] = {
+        "models": [bench_model(p, out / "out" / p.model, threads) for p in plans]
+    }
+    results["peak_rss_1080p"] = [
+        rss_run(plans[0].model, threads, budget) for budget in args.rss_budgets
+    ]
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, out / "results.png")
+    print_summary(results)
+    print(f"wrote {out / 'results.json'} and {out / 'results.png'}")
+    return 0
 
 
 def _probe_value(clip: Path, entry: str) -> str:
-    return subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            f"stream={entry}",
-            "-of",
-            "csv=p=0",
-            str(clip),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    command = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
+    command += [f"stream={entry}", "-of", "csv=p=0", str(clip)]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def _size(clip: Path) -> tuple[int, int]:
@@ -177,83 +413,6 @@ def _size(clip: Path) -> tuple[int, int]:
 
 def _rate(clip: Path) -> str:
     return _probe_value(clip, "r_frame_rate")
-
-
-def psnr_between(a: Path, b: Path) -> float:
-    fa, fb = decode_rgb(a), decode_rgb(b)
-    mse = np.mean([np.mean((x.astype(np.float64) - y) ** 2) for x, y in zip(fa, fb, strict=True)])
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
-
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = ["model_only", "pipeline", "per_frame", "bicubic"]
-    fps = [results["fps"][n] for n in names]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    bars = ax.barh(names, fps, color=["#888", "#2a7", "#c44", "#46c"])
-    ax.bar_label(bars, fmt="%.2f fps")
-    ax.set_xlabel("frames/s (higher is better)")
-    ax.set_title(
-        f"{results['model']}, {results['input']} -> x4, {results['frames']} frames, "
-        f"{results['threads']} threads"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="realesr-animevideov3")
-    parser.add_argument("--frames", type=int, default=96)
-    parser.add_argument("--size", default="320x180")
-    parser.add_argument("--shard-frames", type=int, default=48)
-    parser.add_argument("--out", default=str(WORKFLOW_ROOT / "bench"))
-    args = parser.parse_args(argv)
-    from vsr.cli import reexec_with_jemalloc
-
-    reexec_with_jemalloc()  # the same allocator as the pipeline's upscale jobs, for every run
-    out = Path(args.out)
-    work = out / "out"
-    work.mkdir(parents=True, exist_ok=True)
-    width, height = (int(v) for v in args.size.split("x"))
-    clip = make_clip(work / "clip.mp4", ClipSpec(width=width, height=height, frames=args.frames))
-    threads = os.cpu_count() or 1
-    frames = decode_rgb(clip)
-
-    fps = {"model_only": model_only(args.model, frames, threads)}
-    seconds = pipeline(clip, work / "pipeline.mp4", args.model, threads, args.shard_frames)
-    fps["pipeline"] = len(frames) / seconds
-    fps["per_frame"] = len(frames) / per_frame_baseline(
-        clip, work / "per_frame.mp4", args.model, threads
-    )
-    fps["bicubic"] = len(frames) / bicubic(clip, work / "bicubic.mp4")
-    results = {
-        "model": args.model,
-        "input": args.size,
-        "frames": len(frames),
-        "threads": threads,
-        "fps": fps,
-        "ratios": {
-            "pipeline_vs_model_only": fps["pipeline"] / fps["model_only"],
-            "pipeline_vs_per_frame": fps["pipeline"] / fps["per_frame"],
-        },
-        "psnr_pipeline_vs_per_frame_db": psnr_between(
-            work / "pipeline.mp4", work / "per_frame.mp4"
-        ),
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, out / "results.png")
-    for name, value in fps.items():
-        print(f"{name:>11}: {value:7.2f} frames/s")
-    for name, value in results["ratios"].items():
-        print(f"{name}: {value:.2f}x")
-    print(f"PSNR pipeline vs per-frame: {results['psnr_pipeline_vs_per_frame_db']:.1f} dB")
-    print(f"wrote {out / 'results.json'} and {out / 'results.png'}")
-    return 0
 
 
 if __name__ == "__main__":
