@@ -57,7 +57,8 @@ def log_in(page, url: str, user: str = USER, password: str = PASSWORD) -> None:
 
 def upload_and_start(page, path: Path, video_type: str = "anime") -> None:
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    page.locator("#upload").get_by_text(path.name).wait_for(timeout=60_000)
+    # The download link to the server's copy: the upload is complete.
+    page.locator(f"#upload a[download={json.dumps(path.name)}]").wait_for(timeout=60_000)
     page.locator("#type").get_by_text(video_type, exact=True).click()
     # Changing the type picks its default model (a round trip to the server): wait for it.
     default = MODEL if video_type == "anime" else "realesrgan-x4plus"
@@ -186,6 +187,7 @@ def test_upscales_an_upload_with_live_progress_and_a_4x_download(server, page, t
     seen = follow_progress(page, "ui-progress.png")
     assert seen[-1] == "done", f"{page.locator('#progress').inner_text()}\n{server.log_text()}"
     assert set(seen) & WORKING_STATES, f"no live progress seen: {seen}"
+    expect(page.locator("#progress")).to_contain_text(f"frames/s over {CLIP.frames} frames")
 
     page.locator("#compare img").first.wait_for()
     assert page.locator("#compare img").count() == 2

@@ -73,6 +73,7 @@ class Task:
     output: str = ""  # the result on this machine
     url: str = ""  # presigned download URL (S3 mode)
     started: float = 0.0  # epoch seconds when work on it began
+    upscale_fps: float = 0.0  # measured by the workflow (its summary.json)
     finished: float = 0.0
     s3_output: str = ""  # s3:// URI of the result (S3 mode)
 
@@ -183,6 +184,8 @@ def local_progress(work: Path) -> dict[str, Any]:
     line = progress_line(work) or ""
     frames = re.search(r"upscaled (\d+)/(\d+) frames", line)
     done, frames_total = (int(frames[1]), int(frames[2])) if frames else (0, 0)
+    if state != "upscaling":
+        line = f"upscaled {done}/{frames_total} frames"  # its fps and ETA cover upscaling only
     return {
         "state": state,
         "shards_done": upscaled,
@@ -276,7 +279,8 @@ class LocalRunner:
             )
             stop.set()
             follower.join()
-            finish(self.store, task.uuid, output)
+            summary = read_json(output.with_name(output.stem + ".summary.json"))
+            finish(self.store, task.uuid, output, summary)
         except Exception as error:  # noqa: BLE001 - the worker must survive any task's failure
             stop.set()
             follower.join()
@@ -291,13 +295,22 @@ def fail(store: TaskStore, task_id: str, error: Exception) -> None:
     store.update(task_id, state="failed", detail=" ".join(str(error).split()), finished=time.time())
 
 
-def finish(store: TaskStore, task_id: str, output: Path, **extra: Any) -> None:
+def finish(
+    store: TaskStore, task_id: str, output: Path, summary: dict[str, Any], **extra: Any
+) -> None:
     """Make the comparison frames, then mark the task done (the page shows them at once)."""
     task = store.get(task_id)
     assert task is not None
     comparison_frames(source_file(store, task), output, store.folder(task_id) / "compare")
+    fps = summary.get("stages", {}).get("upscale", {}).get("fps", 0.0)
     store.update(
-        task_id, state="done", output=str(output), detail="", finished=time.time(), **extra
+        task_id,
+        state="done",
+        output=str(output),
+        detail="",
+        finished=time.time(),
+        upscale_fps=float(fps or 0.0),
+        **extra,
     )
 
 
@@ -382,14 +395,15 @@ class S3Runner:
             time.sleep(2.0)
 
     def _fetch(self, task_id: str, status: dict[str, Any]) -> None:
-        from vsr.s3 import S3Uri, fetch, presign_get
+        from vsr.s3 import S3Uri, fetch, get_json, presign_get
 
         self.store.update(task_id, state="fetching")
         result = S3Uri.parse(status["output"])
         output = self.store.folder(task_id) / "output" / Path(result.key).name
         fetch(str(result), output, self.settings.workdir / ".s3-cache")
         url = presign_get(result, self.settings.url_expiry_s)
-        finish(self.store, task_id, output, url=url, s3_output=str(result))
+        summary = get_json(self.output.child(task_id, "summary.json"))
+        finish(self.store, task_id, output, summary, url=url, s3_output=str(result))
 
 
 def status_changes(status: dict[str, Any]) -> dict[str, Any]:
@@ -460,6 +474,9 @@ def progress_html(task: Task | None) -> str:
         lines.append(f"{'took' if task.finished else 'elapsed'} {took:.0f} s")
     if task.shards_total:
         lines.append(f"shards upscaled: {task.shards_done}/{task.shards_total}")
+    if task.upscale_fps:
+        rate = f"{task.upscale_fps:.2f} frames/s"
+        lines.append(f"upscaling ran at {rate} over {task.frames_total} frames")
     if task.detail:
         lines.append(html.escape(task.detail))
     bar = f'<progress max="1" value="{fraction:.3f}" style="width:100%"></progress>'
