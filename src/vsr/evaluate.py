@@ -18,6 +18,7 @@ import csv
 import html
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,7 +382,7 @@ def main(argv: list[str]) -> int:
         print(format_means(report))
         print(out_dir / "metrics.json")
     except (VsrError, ValueError) as error:
-        print(f"vsr evaluate: error: {error}")
+        print(f"vsr evaluate: error: {error}", file=sys.stderr)
         return 2
     return 0
 
@@ -508,6 +509,9 @@ def video_main(argv: list[str]) -> int:
     for name in ("source", "final", "summary", "out_dir"):
         parser.add_argument(name)
     args = parser.parse_args(argv)
+    for path in (args.source, args.final, args.summary):
+        if not Path(path).is_file():
+            raise VsrError(path, "file not found")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(video_panel(args.source, args.final, args.summary, out_dir))[:2000])

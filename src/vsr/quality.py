@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import ndimage, optimize
 from skimage.metrics import structural_similarity
 from skimage.registration import phase_cross_correlation
 
@@ -125,11 +125,25 @@ def _luma_steps(frames: Sequence[np.ndarray], border: int) -> list[np.ndarray]:
 
 
 def global_motion(before: np.ndarray, after: np.ndarray) -> tuple[tuple[float, float], float]:
-    """((dy, dx) that moves `before` onto `after`, phase-correlation error 0..1) of RGB frames."""
-    shift, error, _ = phase_cross_correlation(
-        luma(after), luma(before), upsample_factor=8, normalization=None
+    """((dy, dx) that moves `before` onto `after`, phase-correlation error 0..1) of RGB frames.
+
+    Phase correlation finds the shift to a quarter pixel; it is then refined by minimising the
+    squared difference after warping (on small frames the non-wrapping edges bias phase
+    correlation: a 3/8 px pan read as 1/4 px).
+    """
+    moving, fixed = luma(before), luma(after)
+    start, error, _ = phase_cross_correlation(fixed, moving, upsample_factor=4, normalization=None)
+    margin = 2 + int(np.ceil(np.abs(start).max() + 0.5))
+
+    def cost(shift: np.ndarray) -> float:
+        return float(np.mean(shave(fixed - warp(moving, (shift[0], shift[1])), margin) ** 2))
+
+    simplex = start + np.array([[0.0, 0.0], [0.25, 0.0], [0.0, 0.25]])
+    found = optimize.minimize(
+        cost, start, method="Nelder-Mead", options={"initial_simplex": simplex, "xatol": 0.01}
     )
-    return (float(shift[0]), float(shift[1])), float(error)
+    best = found.x if np.abs(found.x - start).max() <= 1.0 else start  # refine, never wander
+    return (float(best[0]), float(best[1])), float(error)
 
 
 def warp(plane: np.ndarray, motion: tuple[float, float]) -> np.ndarray:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vsr.quality import bicubic_up, global_motion, warp
+from vsr.quality import bicubic_up, global_motion, luma, shave, warp
 
-CUT_ERROR = 0.35  # phase-correlation error above which two frames are taken as a cut
+# Mean |Y| difference (0-255) left after aligning two LR frames above which they are taken as a
+# scene cut (or a move too complex to align): measured ~1.5-2 on pans, ~40 on cuts.
+CUT_LEVEL = 12.0
 
 
 class TemporalStabilizer:
@@ -43,8 +45,13 @@ class TemporalStabilizer:
         """(dy, dx) that moves the previous frame onto this one, or None at a start or cut."""
         if self._previous_lr is None or self._previous_lr.shape != lr.shape:
             return None
-        motion, error = global_motion(self._previous_lr, lr)
-        return None if error > CUT_ERROR else motion
+        motion, _ = global_motion(self._previous_lr, lr)
+        margin = 2 + int(max(abs(motion[0]), abs(motion[1])))
+        if 4 * margin > min(lr.shape[:2]):  # a jump of over a quarter frame: not one camera
+            return None
+        aligned = warp(luma(self._previous_lr), motion)
+        left = float(np.abs(shave(luma(lr) - aligned, margin)).mean())
+        return None if left > CUT_LEVEL else motion
 
 
 def stabilise(lr_frames: list[np.ndarray], sr_frames: list[np.ndarray], strength: float):
