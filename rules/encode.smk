@@ -20,4 +20,4 @@ rule encode:
     shell:
         "{params.vsr} encode {input.upscaled:q} {input.shards:q}/index.json {wildcards.shard}"
         " {input.probe:q} {output.segment:q} --settings {params.settings:q}"
-        " --timing {output.timing:q} > {log:q} 2>&1"
+        " --threads {threads} --timing {output.timing:q} > {log:q} 2>&1"

@@ -59,6 +59,7 @@ def _step_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("probe")
     p.add_argument("out")
     p.add_argument("--settings", default="{}", help="JSON: the config's `encode` section")
+    p.add_argument("--threads", type=int, help="encoder threads (the job's CPU share)")
     p.add_argument("--timing")
 
     p = steps.add_parser("assemble")
@@ -166,6 +167,7 @@ def run_step(args: argparse.Namespace) -> None:
             crf=s.get("crf", 18),
             preset=s.get("preset", "medium"),
             options=s.get("options"),
+            threads=args.threads,
             timing_json=args.timing,
         )
     elif args.step == "assemble":

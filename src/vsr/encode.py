@@ -43,6 +43,7 @@ def encode_segment(
     crf: int = 18,
     preset: str | int = "medium",
     options: dict[str, Any] | None = None,
+    threads: int | None = None,
     timing_json: str | None = None,
 ) -> int:
     """Encode `upscaled` to the segment `out`; returns the number of frames written."""
@@ -66,6 +67,8 @@ def encode_segment(
                         codec,
                         encoder_options(codec, crf, preset, options or {}),
                     )
+                    if threads:  # stay within the CPUs the scheduler gave this job
+                        stream.codec_context.thread_count = threads
                 if count >= len(pts_list):
                     raise VsrError(
                         upscaled, f"has more frames than shard {shard} ({len(pts_list)})"
