@@ -15,7 +15,7 @@
 #       --upload-prefix PREFIX   uploads go to s3://BUCKET/PREFIX/<anime|real>/<uuid>/ (default: uploads)
 #       --output-prefix PREFIX   results go to s3://BUCKET/PREFIX/<uuid>/ (default: results)
 #       --max-gpu-nodes N        most GPU nodes the gpu queue scales to (default: 4)
-#       --max-cpu-nodes N        most CPU nodes the cpu queue scales to (default: 2)
+#       --max-cpu-nodes N        most CPU nodes the cpu queue scales to (default: 8)
 #       --storage fsx|efs        shared storage for the repo, venv, work dir, models (default: fsx)
 #       --parent-image AMI       parent of the custom AMI (default: the official ParallelCluster one)
 #       --ami AMI                use this custom AMI instead of building one
@@ -33,7 +33,7 @@ cd "$root"
 
 action="" region="" account="" bucket="" key_pair="" vpc="" public_subnet="" private_subnet=""
 cluster=vsr stack=vsr-trigger upload_prefix=uploads output_prefix=results
-max_gpu=4 max_cpu=2 storage=fsx parent_image="" ami="" dry_run=0 assume_yes=0
+max_gpu=4 max_cpu=8 storage=fsx parent_image="" ami="" dry_run=0 assume_yes=0
 bootstrap_prefix=bootstrap
 pcluster=${PCLUSTER:-pcluster}
 [ -x .venv-pcluster/bin/pcluster ] && [ -z "${PCLUSTER:-}" ] && pcluster=$root/.venv-pcluster/bin/pcluster

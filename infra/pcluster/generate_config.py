@@ -136,7 +136,12 @@ def cluster_config(args: argparse.Namespace) -> dict[str, Any]:
         },
         "Scheduling": {
             "Scheduler": "slurm",
-            "SlurmSettings": {"ScaledownIdletime": 10, "Dns": {"UseEc2Hostnames": True}},
+            # Memory-based scheduling makes Slurm enforce mem_mb, so a retry asking for more helps.
+            "SlurmSettings": {
+                "ScaledownIdletime": 10,
+                "EnableMemoryBasedScheduling": True,
+                "Dns": {"UseEc2Hostnames": True},
+            },
             "SlurmQueues": [
                 queue(args, args.gpu_queue, "gpu", args.gpu_instance_type, args.max_gpu_nodes),
                 queue(args, args.cpu_queue, "cpu", args.cpu_instance_type, args.max_cpu_nodes),
@@ -218,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--compute-subnets", required=True, help="comma-separated subnet ids")
     cluster.add_argument("--ami", required=True, help="the custom AMI built from the image config")
     cluster.add_argument("--max-gpu-nodes", type=int, default=4)
-    cluster.add_argument("--max-cpu-nodes", type=int, default=2)
+    cluster.add_argument("--max-cpu-nodes", type=int, default=8)  # x264 at 4x is CPU-bound
     cluster.add_argument("--gpu-instance-type", default="g5.xlarge")
     cluster.add_argument("--cpu-instance-type", default="c6i.2xlarge")
     cluster.add_argument("--head-instance-type", default="m6i.large")
