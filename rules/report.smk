@@ -1,18 +1,19 @@
 # Optional quality panel per video for `snakemake --report report.html`: a middle frame of the
 # final video beside bicubic x4 of the source, flicker of both, and per-stage timings. Cheap:
-# it decodes five frames of each file. Included from the Snakefile; built by `report_targets`.
+# it decodes five frames of each file. Included from the Snakefile; built by REPORT_PANELS.
 
 EVALUATE = f"{shlex.quote(sys.executable)} -m vsr evaluate video"
 
 
-def report_targets(wildcards):
-    """Each video's report panel (add to `rule all`, or build with the target quality_report)."""
-    return [result("report/panel.png").format(video=video) for video in MANIFEST.index]
+# Each video's report panel: add to `rule all` (or build with the target quality_report).
+REPORT_PANELS = [
+    result("report/panel.png").format(video=video) for video in MANIFEST.index
+]
 
 
 rule quality_report:
     input:
-        report_targets,
+        REPORT_PANELS,
 
 
 rule quality_panel:
