@@ -17,9 +17,11 @@ include: "rules/upscale.smk"
 include: "rules/encode.smk"
 include: "rules/assemble.smk"
 include: "rules/storage.smk"
+include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets,
+        REPORT_PANELS,

@@ -206,3 +206,25 @@ def test_rerun_after_deleting_one_upscaled_shard_redoes_only_that_shard(batch):
     assert "wildcards: video=vfr, shard=0001" in rerun.stderr
     assert count_frames(final(results, "vfr")) == CLIPS["vfr"][1].frames
     assert CLIPS["vfr"][1].frames > SHARD_FRAMES  # so the clip has a second shard
+
+
+def test_stabiliser_option_changes_frames_only_slightly(batch, tmp_path):
+    from vsr.upscale import upscale_shard
+
+    results, _, _ = batch
+    work = results / "main" / "work"
+    out = tmp_path / "stabilised.mkv"
+    upscale_shard(
+        str(work / "shards" / "0000.mkv"),
+        str(work / "probe.json"),
+        str(out),
+        model="realesr-animevideov3",
+        backend="torch",
+        stabilize=0.7,
+    )
+    _, plain = video_frames(work / "upscaled" / "0000.mkv")
+    _, stabilised = video_frames(out)
+    assert len(plain) == len(stabilised) == SHARD_FRAMES
+    assert np.array_equal(plain[0], stabilised[0])  # nothing to carry over yet
+    scores = [psnr(a, b) for a, b in zip(plain[1:], stabilised[1:], strict=True)]
+    assert all(25 < s < 99 for s in scores), scores

@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="320x180")
     p.add_argument("--rate", default="24")
 
+    sub.add_parser("evaluate", help="measure quality against bicubic", add_help=False)
     sub.add_parser(
         "watch", help="consume S3 upload events and run the workflow locally", add_help=False
     )
@@ -150,6 +151,7 @@ def run_step(args: argparse.Namespace) -> None:
             memory_budget_mb=settings.get("memory_budget_mb", 4096),
             threads=args.threads,
             backend=settings.get("backend", "auto"),
+            stabilize=settings.get("stabilize", 0.0),
             progress_json=args.progress,
             timing_json=args.timing,
         )

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from vsr import colour
+from vsr.temporal import TemporalStabilizer
 from vsr.util import StepTimer, atomic_output, read_json, write_json
 from vsr.videoio import LosslessWriter, read_frames
 
@@ -141,6 +142,7 @@ def upscale_shard(
     memory_budget_mb: int = 4096,
     threads: int | None = None,
     backend: str = "auto",
+    stabilize: float = 0.0,
     progress_json: str | None = None,
     timing_json: str | None = None,
     upscaler: Any = None,
@@ -176,6 +178,11 @@ def upscale_shard(
                 backend=backend,
             )
         scale = upscaler.scale
+        # GANs add detail that can differ frame to frame; the stabiliser carries it along the
+        # camera motion instead (docs/quality.md measures it). 8-bit frames only.
+        stabilizer = (
+            TemporalStabilizer(stabilize, scale) if stabilize and rgb_fmt == "rgb24" else None
+        )
         writer = LosslessWriter(tmp, width * scale, height * scale, out_fmt, codec="x264")
 
         def write(batch: np.ndarray) -> None:
@@ -195,7 +202,11 @@ def upscale_shard(
             sink = _Sink(write, maxsize=2)
             try:
                 for batch in _threaded(_batches(decoded(), batch_size), maxsize=2):
-                    sink.put(upscaler.upscale(batch))
+                    upscaled = upscaler.upscale(batch)
+                    if stabilizer is not None:
+                        pairs = zip(batch, upscaled, strict=True)
+                        upscaled = np.stack([stabilizer.apply(lr, sr) for lr, sr in pairs])
+                    sink.put(upscaled)
                     progress.update(len(batch))
             finally:
                 sink.close()
