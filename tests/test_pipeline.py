@@ -225,6 +225,7 @@ def test_stabiliser_option_changes_frames_only_slightly(batch, tmp_path):
     _, plain = video_frames(work / "upscaled" / "0000.mkv")
     _, stabilised = video_frames(out)
     assert len(plain) == len(stabilised) == SHARD_FRAMES
-    assert np.array_equal(plain[0], stabilised[0])  # nothing to carry over yet
+    # Frame 0 has nothing to carry over: equal up to backend rounding (the batch used `auto`).
+    assert psnr(plain[0], stabilised[0]) > 50
     scores = [psnr(a, b) for a, b in zip(plain[1:], stabilised[1:], strict=True)]
-    assert all(25 < s < 99 for s in scores), scores
+    assert all(s > 25 for s in scores) and np.mean(scores) < 48, scores
