@@ -228,4 +228,5 @@ def test_stabiliser_option_changes_frames_only_slightly(batch, tmp_path):
     # Frame 0 has nothing to carry over: equal up to backend rounding (the batch used `auto`).
     assert psnr(plain[0], stabilised[0]) > 50
     scores = [psnr(a, b) for a, b in zip(plain[1:], stabilised[1:], strict=True)]
-    assert all(s > 25 for s in scores) and np.mean(scores) < 48, scores
+    # Changed where the camera motion could be followed (this fast pan often jumps too far).
+    assert all(s > 25 for s in scores) and min(scores) < 45, scores
