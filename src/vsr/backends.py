@@ -99,7 +99,9 @@ def torch_forward(network: Network) -> Forward:
 
 def compiled_forward(network: Network) -> Forward:
     """torch.compile of the module, or eager (with a warning) if it fails or drifts from eager."""
-    compiled = torch.compile(network.descriptor.model, mode="max-autotune-no-cudagraphs")
+    # Autotuning pays off on GPUs only; CUDA graphs would pin every input shape's buffers.
+    mode = "max-autotune-no-cudagraphs" if network.device.type == "cuda" else None
+    compiled = torch.compile(network.descriptor.model, mode=mode)
 
     def forward(batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

@@ -171,7 +171,14 @@ def peak_rss_1080p(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec,
+    so a worker would report its (larger) parent's peak."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (line,) = [row for row in status.splitlines() if row.startswith("VmHWM:")]
+    return int(line.split()[1]) / 1024
 
 
 def rss_run(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
