@@ -219,8 +219,7 @@ def test_stabiliser_option_changes_frames_only_slightly(batch, tmp_path):
         str(work / "probe.json"),
         str(out),
         model="realesr-animevideov3",
-        backend="torch",
-        stabilize=0.7,
+        settings={"backend": "torch", "stabilize": 0.7},
     )
     _, plain = video_frames(work / "upscaled" / "0000.mkv")
     _, stabilised = video_frames(out)

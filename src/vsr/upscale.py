@@ -128,28 +128,35 @@ def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield np.stack(batch)
 
 
+# Keys of the config's `upscale` section that are `Upscaler` options as they are.
+UPSCALER_OPTIONS = ("device", "batch_size", "tile", "tile_overlap", "memory_budget_mb", "backend")
+
+
+def make_upscaler(model: str, settings: dict[str, Any], threads: int | None = None) -> Any:
+    """An `Upscaler` configured from the config's `upscale` section."""
+    from vsr.infer import Upscaler  # torch import is slow: only the step that needs it pays
+
+    options = {key: settings[key] for key in UPSCALER_OPTIONS if key in settings}
+    precision = resolve_precision(settings.get("precision", "auto"), options.get("device", "auto"))
+    return Upscaler(model, precision=precision, threads=threads, **options)
+
+
 def upscale_shard(
     shard: str,
     probe_json: str,
     out: str,
     *,
     model: str,
-    device: str = "auto",
-    precision: str = "fp32",
-    batch_size: int = 1,
-    tile: int = 0,
-    tile_overlap: int = 16,
-    memory_budget_mb: int = 4096,
+    settings: dict[str, Any] | None = None,
     threads: int | None = None,
-    backend: str = "auto",
-    stabilize: float = 0.0,
     progress_json: str | None = None,
     timing_json: str | None = None,
     upscaler: Any = None,
 ) -> dict[str, Any]:
-    """Upscale every frame of `shard` into the lossless 4x shard `out`."""
-    from vsr.infer import Upscaler  # torch import is slow: only the step that needs it pays
+    """Upscale every frame of `shard` into the lossless 4x shard `out`.
 
+    `settings` is the config's `upscale` section (model options and `stabilize`)."""
+    settings = settings or {}
     video = read_json(probe_json)["video"]
     rgb_fmt, matrix = colour.rgb_format(video), colour.sws_matrix(video)
     range_, out_fmt = colour.colour_range(video), colour.output_format(video)
@@ -166,20 +173,11 @@ def upscale_shard(
 
     with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
         if upscaler is None:
-            upscaler = Upscaler(
-                model,
-                device=device,
-                precision=resolve_precision(precision, device),
-                batch_size=batch_size,
-                tile=tile,
-                tile_overlap=tile_overlap,
-                memory_budget_mb=memory_budget_mb,
-                threads=threads,
-                backend=backend,
-            )
+            upscaler = make_upscaler(model, settings, threads)
         scale = upscaler.scale
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.
+        stabilize = settings.get("stabilize", 0.0)
         stabilizer = (
             TemporalStabilizer(stabilize, scale) if stabilize and rgb_fmt == "rgb24" else None
         )
@@ -201,7 +199,9 @@ def upscale_shard(
         with writer:
             sink = _Sink(write, maxsize=2)
             try:
-                for batch in _threaded(_batches(decoded(), batch_size), maxsize=2):
+                for batch in _threaded(
+                    _batches(decoded(), settings.get("batch_size", 1)), maxsize=2
+                ):
                     upscaled = upscaler.upscale(batch)
                     if stabilizer is not None:
                         pairs = zip(batch, upscaled, strict=True)
