@@ -53,56 +53,48 @@ def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
+def ffmpeg_copy(source: Path, out: Path, *options: str) -> Path:
+    """Remux `source` with FFmpeg (stream copy unless `options` say otherwise)."""
+    seek = list(options[:2]) if options[:1] == ("-ss",) else []
+    rest = list(options[2:]) if seek else list(options)
+    command = ["ffmpeg", "-v", "error", *seek, "-i", str(source), "-c", "copy", *rest, str(out)]
+    run(command, cwd=out.parent, check=True, timeout=60)
+    return out
+
+
+def snakemake_batch(manifest: Path, results: Path, *extra: str, cores: int = 1, timeout=None):
+    """The README's batch command on a manifest."""
+    command = [
+        *SNAKEMAKE,
+        "--cores",
+        str(cores),
+        "--config",
+        f"manifest={manifest}",
+        f"results={results}",
+        *extra,
+    ]
+    return run(command, cwd=manifest.parent, timeout=timeout or WORKFLOW_TIMEOUT_S), command
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
     made = {name: make_clip(folder / file, spec) for name, (file, spec) in CLIPS.items()}
     # An editor's cut: stream copy from mid-GOP leaves an MP4 edit list that hides frames the
     # file still stores (its index says 20 frames; players show fewer).
-    made["trimmed"] = folder / "trimmed.mp4"
-    run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-ss",
-            "0.3",
-            "-i",
-            str(made["main"]),
-            "-c",
-            "copy",
-            "-t",
-            "0.4",
-            str(made["trimmed"]),
-        ],
-        cwd=folder,
-        check=True,
-        timeout=60,
-    )
+    made["trimmed"] = ffmpeg_copy(made["main"], folder / "trimmed.mp4", "-ss", "0.3", "-t", "0.4")
     # A QuickTime master: PCM audio (MKV needed) beside a mov_text track (which MKV cannot hold).
-    made["pcm"] = folder / "pcm.mov"
-    run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(made["main"]),
-            "-map",
-            "0:v",
-            "-map",
-            "0:a",
-            "-map",
-            "0:s",
-            "-c",
-            "copy",
-            "-c:a",
-            "pcm_s16le",
-            str(made["pcm"]),
-        ],
-        cwd=folder,
-        check=True,
-        timeout=60,
+    made["pcm"] = ffmpeg_copy(
+        made["main"],
+        folder / "pcm.mov",
+        "-map",
+        "0:v",
+        "-map",
+        "0:a",
+        "-map",
+        "0:s",
+        "-c:a",
+        "pcm_s16le",
     )
     return made
 
@@ -114,16 +106,9 @@ def batch(clips, tmp_path_factory):
     manifest = write_manifest(
         work / "manifest.tsv", [(name, str(path), "anime") for name, path in clips.items()]
     )
-    command = [
-        *SNAKEMAKE,
-        "--cores",
-        "2",
-        "--config",
-        f"manifest={manifest}",
-        f"results={work / 'results'}",
-        f"shard_frames={SHARD_FRAMES}",
-    ]
-    result = run(command, cwd=work)
+    result, command = snakemake_batch(
+        manifest, work / "results", f"shard_frames={SHARD_FRAMES}", cores=2
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     return work / "results", command, work
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from conftest import SNAKEMAKE, VSR, run, write_manifest
+from conftest import VSR, ffmpeg_copy, run, snakemake_batch, write_manifest
 
 from vsr.sample import ClipSpec, make_clip
 
@@ -27,28 +25,9 @@ def bad_inputs(folder, good_clip):
     data = good_clip.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     audio = folder / "audio_only.m4a"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(good_clip), "-vn", "-c", "copy", str(audio)],
-        check=True,
-        timeout=60,
-    )
-    faststart = folder / "faststart.mp4"  # index up front: the cut leaves frames it cannot find
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(good_clip),
-            "-c",
-            "copy",
-            "-movflags",
-            "+faststart",
-            str(faststart),
-        ],
-        check=True,
-        timeout=60,
-    )
+    ffmpeg_copy(good_clip, audio, "-vn")
+    # Index up front: the cut leaves frames the index lists but the file no longer holds.
+    faststart = ffmpeg_copy(good_clip, folder / "faststart.mp4", "-movflags", "+faststart")
     cut_faststart = folder / "cut_faststart.mp4"
     data = faststart.read_bytes()
     cut_faststart.write_bytes(data[: int(len(data) * 0.6)])
@@ -107,18 +86,7 @@ def test_batch_manifest_errors_stop_before_any_job(tmp_path, good_clip, rows, wo
         lines.append("\t".join(cells))
     manifest = tmp_path / "manifest.tsv"
     manifest.write_text("\n".join(lines) + "\n")
-    result = run(
-        [
-            *SNAKEMAKE,
-            "--cores",
-            "1",
-            "--config",
-            f"manifest={manifest}",
-            f"results={tmp_path / 'results'}",
-        ],
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result, _ = snakemake_batch(manifest, tmp_path / "results", timeout=120)
     assert result.returncode != 0
     assert words in result.stderr and "vsr: error:" in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "results").exists()
@@ -127,18 +95,7 @@ def test_batch_manifest_errors_stop_before_any_job(tmp_path, good_clip, rows, wo
 def test_batch_bad_file_fails_its_probe_with_the_reason(tmp_path, good_clip):
     source, words = bad_inputs(tmp_path, good_clip)["text"]
     manifest = write_manifest(tmp_path / "manifest.tsv", [("notes", str(source), "real")])
-    result = run(
-        [
-            *SNAKEMAKE,
-            "--cores",
-            "1",
-            "--config",
-            f"manifest={manifest}",
-            f"results={tmp_path / 'results'}",
-        ],
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result, _ = snakemake_batch(manifest, tmp_path / "results", timeout=300)
     assert result.returncode != 0
     assert f"vsr: error: {source}: {words}" in result.stderr, result.stderr[-3000:]
     assert not list((tmp_path / "results").glob("*/final.*"))
