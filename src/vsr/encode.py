@@ -101,4 +101,6 @@ def _open_stream(container, frame, video, time_base, tags, codec, options):
     if video.get("sample_aspect_ratio") and video["sample_aspect_ratio"] not in {"0/1", "1/1"}:
         ctx.sample_aspect_ratio = Fraction(video["sample_aspect_ratio"])
     stream.options = options
+    # Frame threads, as the ffmpeg CLI uses: PyAV's default slice threads cost compression.
+    stream.thread_type = "FRAME"
     return stream
