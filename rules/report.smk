@@ -41,6 +41,8 @@ rule quality_panel:
         logs("quality_panel.log"),
     conda:
         "../envs/vsr.yaml"
+    # Decodes five frames: not worth a cluster job's start-up.
+    localrule: True
     threads: 1
     resources:
         mem_mb=2000,
