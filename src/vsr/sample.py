@@ -191,10 +191,10 @@ def _srt_time(seconds: float) -> str:
 def _add_subtitles(body: Path, path: Path, spec: ClipSpec) -> None:
     """Mux an English subtitle track with FFmpeg (mov_text in MP4, SubRip elsewhere)."""
     times = frame_times(spec)
-    end = float(times[-1])
+    end = float(times[-1] + 1 / Fraction(spec.rate))  # the last frame's end: cues never invert
     srt = body.with_suffix(".srt")
     srt.write_text(
-        f"1\n{_srt_time(0.1)} --> {_srt_time(end / 2)}\nThe camera pans across real photos.\n\n"
+        f"1\n{_srt_time(0)} --> {_srt_time(end / 2)}\nThe camera pans across real photos.\n\n"
         f"2\n{_srt_time(end / 2)} --> {_srt_time(end)}\nListen for the beep at each flash.\n"
     )
     sub_codec = "mov_text" if path.suffix in {".mp4", ".mov", ".m4v"} else "srt"
