@@ -6,15 +6,22 @@ module only has to find the weights: for a registry name, the ncnn files shipped
 URL (see `download.py`); otherwise a local `.pth`/`.safetensors` or an http(s)/file URL.
 """
 
+from __future__ import annotations
+
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-
-import spandrel
-import torch
+from typing import TYPE_CHECKING
 
 from vsr.errors import VsrError
-from vsr.models import download, ncnn
+from vsr.models import download
+
+if TYPE_CHECKING:
+    import spandrel
+    import torch
+
+# torch and spandrel are imported only where a model is built: checking a manifest's model names
+# (every Snakefile parse, on the head node and in every cluster job) must not pay seconds for them.
 
 REAL_ESRGAN_SOURCE = (
     "Real-ESRGAN, Xintao Wang et al. (github.com/xinntao/Real-ESRGAN); "
@@ -193,6 +200,8 @@ def weights_path(spec: ModelSpec) -> Path:
         return spec.path
     ncnn_files = _ncnn_files(spec)
     if ncnn_files is not None:
+        from vsr.models import ncnn
+
         return ncnn.converted_path(*ncnn_files, name=spec.name)
     if spec.url is not None:
         return download.fetch(spec.url, spec.sha256)
@@ -209,6 +218,8 @@ def _ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
 
 
 def _load_checked(path: Path, label: str) -> spandrel.ImageModelDescriptor:
+    import spandrel
+
     if not path.is_file():
         raise VsrError(path, "model file not found")
     try:
