@@ -39,10 +39,10 @@ rule quality_panel:
         json=result("report/quality.json"),
     log:
         logs("quality_panel.log"),
-    conda:
-        "../envs/vsr.yaml"
     # Decodes five frames: not worth a cluster job's start-up.
     localrule: True
+    conda:
+        "../envs/vsr.yaml"
     threads: 1
     resources:
         mem_mb=2000,
