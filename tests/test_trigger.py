@@ -233,8 +233,15 @@ def test_upload_runs_packaged_handler_which_sends_one_ssm_command(aws, stub, tmp
     assert command["OutputS3BucketName"] == outbox
     argv = expected_argv(inbox, key, "real", video_uuid, f"s3://{outbox}/results")
     assert_runs_exactly(stub, command, argv)
-    status = aws.client("s3").get_object(Bucket=outbox, Key=f"results/{video_uuid}/status.json")
-    document = json.loads(status["Body"].read())
+    # The Lambda writes status.json after sending the command: wait for it rather than race it.
+    s3 = aws.client("s3")
+    status_key = f"results/{video_uuid}/status.json"
+    listed = wait_for(
+        lambda: s3.list_objects_v2(Bucket=outbox, Prefix=status_key).get("Contents", []),
+        timeout_s=30,
+    )
+    assert listed, "the handler wrote no status.json"
+    document = json.loads(s3.get_object(Bucket=outbox, Key=status_key)["Body"].read())
     assert document["state"] == "queued" and document["source"] == f"s3://{inbox}/{key}"
 
 
