@@ -102,10 +102,10 @@ def test_auto_measures_once_then_reuses_the_cached_choice(cache_dir: Path):
     first = Upscaler(ANIME, device="cpu", threads=2, backend="auto")
     assert first.backend in {"torch", "onnxruntime", "ncnn"}
     choices = json.loads((cache_dir / backends.CHOICES_FILE).read_text())
-    (key,) = [k for k in choices if k.startswith(f"{ANIME}|")]
+    (key,) = [k for k in choices if k.startswith(f"{backends.CHOICES_VERSION}|{ANIME}|")]
     assert key.endswith("|cpu|float32|2")  # per model weights, device, precision, threads
     assert set(choices[key]["seconds"]) == {"torch", "onnxruntime", "ncnn"}
-    assert choices[key]["backend"] == min(choices[key]["seconds"], key=choices[key]["seconds"].get)
+    assert choices[key]["backend"] == backends.pick(choices[key]["seconds"])
 
     # The cached choice is taken as is (set to a slower one here to prove it is read).
     forced = next(name for name in ("ncnn", "onnxruntime") if name != first.backend)
@@ -122,6 +122,13 @@ def test_auto_measures_once_then_reuses_the_cached_choice(cache_dir: Path):
     assert (
         Upscaler(ANIME, device="cpu", threads=2, backend="auto").backend in choices[key]["seconds"]
     )
+
+
+def test_auto_keeps_eager_torch_unless_another_backend_is_clearly_faster():
+    assert backends.pick({"torch": 1.0, "onnxruntime": 0.95, "ncnn": 0.93}) == "torch"  # noise
+    assert backends.pick({"torch": 1.0, "onnxruntime": 0.8, "ncnn": 0.85}) == "onnxruntime"
+    assert backends.pick({"torch": 0.5, "ncnn": 0.9}) == "torch"
+    assert backends.pick({"onnxruntime": 0.8, "ncnn": 0.7}) == "ncnn"  # torch not timed (failed)
 
 
 def test_bad_backend_settings_fail_with_one_line_errors(tmp_path: Path):

@@ -2,8 +2,11 @@
 
 Each backend maps an (N,3,H,W) float tensor in [0, 1] on the Upscaler's device to (N,3,sH,sW)
 in [0, 1], like spandrel's descriptor: padded to the model's size requirements, clamped, cropped.
-`auto` picks the fastest one measured on this device (a short calibration on a small frame,
-cached per model weights + device + precision + threads), so a machine pays for it once.
+`auto` picks the fastest one measured on this device (a short calibration, cached per model
+weights + device + precision + threads), so a machine pays for it once. The calibration frame
+grows until one eager pass takes CALIBRATION_MIN_S (a tiny frame fits in cache and flatters the
+wrong backend), rounds are interleaved (a burst of load hits every backend alike), and eager torch
+is kept unless another backend beats it by a clear margin.
 
 - torch: spandrel's eager module (CPU, CUDA; fp32/fp16/bf16).
 - torch-compile: `torch.compile` of it, kept only if it matches eager within QUALITY_DB.
@@ -41,9 +44,13 @@ ONNX_OPSET = 17
 # Backends must agree with eager torch fp32 to within this PSNR (dB) on [0, 1] images; measured
 # differences are 55-70 dB (float summation order), while a real defect drops far below 40.
 QUALITY_DB = 45.0
-CALIBRATION_SIDE = 96  # pixels: big enough for steady-state kernels, small enough for x4plus
-CALIBRATION_RUNS = 3
+CALIBRATION_SIDE = 96  # pixels, first try: one x4plus pass at this size already takes ~1 s
+CALIBRATION_MAX_SIDE = 384
+CALIBRATION_MIN_S = 0.1  # per pass: frames this costly behave like real SD/HD frames
+CALIBRATION_ROUNDS = 3
+SWITCH_MARGIN = 0.9  # another backend must take under 90% of eager torch's time to be chosen
 CHOICES_FILE = "backend-choice.json"
+CHOICES_VERSION = "v2"  # bump when calibration changes: older choices are not reused
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -107,7 +114,7 @@ def compiled_forward(network: Network) -> Forward:
         with torch.inference_mode():
             return _padded(lambda x: compiled(x), batch, network)
 
-    probe = _probe_batch(network)
+    probe = _probe_batch(network, CALIBRATION_SIDE)
     try:
         psnr = psnr_db(network.descriptor(probe), forward(probe))
     except Exception as error:  # inductor needs a compiler toolchain; eager always works
@@ -241,6 +248,8 @@ def ncnn_forward(network: Network) -> Forward:
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = torch.get_num_threads()
+    # Idle OpenMP workers sleep at once instead of spinning on the cores decode/write threads need.
+    net.opt.openmp_blocktime = 0
     # fp32 storage and arithmetic: fp16/bf16 paths would cost the PSNR target.
     net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.opt.use_bf16_storage = False
@@ -292,9 +301,8 @@ def psnr_db(reference: torch.Tensor, other: torch.Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
-def _probe_batch(network: Network) -> torch.Tensor:
+def _probe_batch(network: Network, side: int) -> torch.Tensor:
     """A deterministic smooth test image (noise would flatter no backend and stress none)."""
-    side = CALIBRATION_SIDE
     axis = torch.linspace(0, 1, side)
     rows, cols = axis[:, None].expand(side, side), axis[None, :].expand(side, side)
     texture = 0.5 + 0.25 * torch.sin(40 * torch.stack([rows * cols, rows, 1 - cols]))
@@ -303,16 +311,28 @@ def _probe_batch(network: Network) -> torch.Tensor:
 
 
 def _seconds(forward: Forward, batch: torch.Tensor, device: torch.device) -> float:
-    """Best of CALIBRATION_RUNS after one warm-up call."""
+    """Seconds of one call (warm-up calls are the caller's business)."""
+    _synchronize(device)
+    start = time.perf_counter()
     forward(batch)
-    best = math.inf
-    for _ in range(CALIBRATION_RUNS):
-        _synchronize(device)
-        start = time.perf_counter()
-        forward(batch)
-        _synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
+def calibration_probe(network: Network) -> torch.Tensor:
+    """The smallest square probe (doubling from CALIBRATION_SIDE) one eager pass of which takes
+    CALIBRATION_MIN_S: light models are timed on realistic sizes, heavy ones stay cheap."""
+    side = CALIBRATION_SIDE
+    with torch.inference_mode():
+        while True:
+            probe = _probe_batch(network, side)
+            network.descriptor(probe)  # warm-up: first call at a size allocates
+            if (
+                side >= CALIBRATION_MAX_SIDE
+                or _seconds(network.descriptor, probe, network.device) >= CALIBRATION_MIN_S
+            ):
+                return probe
+            side = min(2 * side, CALIBRATION_MAX_SIDE)
 
 
 def _synchronize(device: torch.device) -> None:
@@ -322,7 +342,8 @@ def _synchronize(device: torch.device) -> None:
 
 def calibration_key(network: Network) -> str:
     dtype = str(network.dtype).removeprefix("torch.")
-    return f"{network.name}|{network.digest()}|{network.device}|{dtype}|{torch.get_num_threads()}"
+    threads = torch.get_num_threads()
+    return f"{CHOICES_VERSION}|{network.name}|{network.digest()}|{network.device}|{dtype}|{threads}"
 
 
 def choose(network: Network) -> tuple[str, Forward]:
@@ -333,32 +354,44 @@ def choose(network: Network) -> tuple[str, Forward]:
     if cached and cached.get("backend") in candidates(network):
         return cached["backend"], BUILDERS[cached["backend"]](network)
     timings, forwards = measure(network)
-    best = min(timings, key=lambda name: timings[name])
+    best = pick(timings)
     _record_choice(choices_path, key, {"backend": best, "seconds": timings})
-    log.info("%s: backend %s (calibration s/frame: %s)", network.name, best, timings)
+    log.info("%s: backend %s (calibration s/pass: %s)", network.name, best, timings)
     return best, forwards[best]
 
 
+def pick(timings: dict[str, float]) -> str:
+    """The fastest backend; eager torch unless another is faster by more than timing noise."""
+    fastest = min(timings, key=lambda name: timings[name])
+    if "torch" in timings and timings[fastest] > SWITCH_MARGIN * timings["torch"]:
+        return "torch"
+    return fastest
+
+
 def measure(network: Network) -> tuple[dict[str, float], dict[str, Forward]]:
-    """Seconds per calibration frame of every candidate that matches torch within QUALITY_DB."""
-    probe = _probe_batch(network)
+    """Best seconds per calibration pass of every candidate that matches torch within QUALITY_DB,
+    over interleaved rounds."""
+    probe = calibration_probe(network)
     with torch.inference_mode():
         reference = network.descriptor(probe)
-    timings: dict[str, float] = {}
     forwards: dict[str, Forward] = {}
     for name in candidates(network):
         try:
             forward = BUILDERS[name](network)
             with torch.inference_mode():
-                agreement = psnr_db(reference, forward(probe))
-                if agreement < QUALITY_DB:
-                    log.warning("%s: %s %.1f dB from torch; skipped", network.name, name, agreement)
-                    continue
-                timings[name] = _seconds(forward, probe, network.device)
+                agreement = psnr_db(reference, forward(probe))  # also the warm-up call
         except Exception as error:  # a broken optional backend must not stop the job
             log.warning("%s: backend %s unusable here (%s)", network.name, name, error)
             continue
+        if agreement < QUALITY_DB:
+            log.warning("%s: %s %.1f dB from torch; skipped", network.name, name, agreement)
+            continue
         forwards[name] = forward
+    timings = dict.fromkeys(forwards, math.inf)
+    with torch.inference_mode():
+        for _ in range(CALIBRATION_ROUNDS):
+            for name, forward in forwards.items():
+                timings[name] = min(timings[name], _seconds(forward, probe, network.device))
     return timings, forwards
 
 

@@ -41,6 +41,7 @@ from vsr.trigger import (
     claim_new,
     validate_event,
 )
+from vsr.workflow import snakemake_env
 
 RULE_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 RULE_DONE = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)")
@@ -129,6 +130,7 @@ def run_workflow(job: Job, status: StatusWriter, options: RunOptions) -> Path:
         process = subprocess.Popen(
             snakemake_command(job, manifest, results, options),
             cwd=WORKFLOW_ROOT,
+            env=snakemake_env(options.profile),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -48,6 +48,20 @@ def snakemake_command(
     return command + list(extra or [])
 
 
+def snakemake_env(profile: str | None) -> dict[str, str]:
+    """The environment to start Snakemake in for this profile.
+
+    Snakemake imports every installed executor plugin at start-up, and the Slurm one runs
+    `scontrol show config`, which waits ~10 s for a controller wherever the Slurm client is
+    installed but no cluster runs. Runs with the local profile never use Slurm, so its tools
+    get an empty configuration there and fail at once (None: no profile, the local executor)."""
+    env = dict(os.environ)
+    local = profile_dir("local")
+    if profile is None or local in {profile_dir(profile), (WORKFLOW_ROOT / profile).resolve()}:
+        env["SLURM_CONF"] = os.devnull
+    return env
+
+
 class ProgressPrinter:
     """Prints frames done, frames/s and ETA of the upscale jobs while the workflow runs."""
 
@@ -150,7 +164,9 @@ def upscale_file(
     log = work / "snakemake.log"
     print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
     with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
-        result = subprocess.run(command, cwd=work, stdout=log_file, stderr=subprocess.STDOUT)
+        result = subprocess.run(
+            command, cwd=work, stdout=log_file, stderr=subprocess.STDOUT, env=snakemake_env(profile)
+        )
     if result.returncode != 0:
         step_logs = sorted((work / "results" / "video" / "logs").glob("*.log"))
         raise first_step_error(*step_logs, log) or VsrError(src, f"workflow failed; see {log}")
@@ -172,7 +188,7 @@ def demo(cores: int = 1) -> Path:
     if not sample.exists():
         make_clip(sample, ClipSpec(subtitles=True, chapters=True))
     command = snakemake_command(WORKFLOW_ROOT, {}, cores=cores)
-    result = subprocess.run(command, cwd=WORKFLOW_ROOT)
+    result = subprocess.run(command, cwd=WORKFLOW_ROOT, env=snakemake_env("local"))
     if result.returncode != 0:
         raise VsrError(sample, f"demo workflow failed (exit {result.returncode})")
     return WORKFLOW_ROOT / "results" / "sample" / "final.mp4"
