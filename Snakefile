@@ -25,3 +25,9 @@ rule all:
     input:
         all_targets,
         REPORT_PANELS,
+
+
+# The videos without report panels: what `vsr upscale` builds (it keeps only the video).
+rule videos:
+    input:
+        all_targets,

@@ -11,10 +11,13 @@ are what carry over between machines), interleaved (A B C D A B C D ...) and bes
 Each worker runs in its own process, so allocators and thread pools do not leak between them.
 
 Quality, like for like: the per-frame baseline converts RGB to YUV with the same swscale
-settings as the pipeline (bilinear, BT.601 limited for these SD clips). Its final file and ours
-come from different libx264 builds (Debian FFmpeg vs PyAV's), so they are compared two ways:
-the finals against each other (bounded by encoder noise), and what each feeds its encoder (our
-lossless 4x shards vs the baseline's frames through the same conversion).
+settings as the pipeline (bilinear, BT.601 limited for these SD clips) and gives libx264 the same
+settings and thread count as the pipeline's encode step (x264's output depends on its threads;
+Debian's FFmpeg and PyAV's builds give identical pictures once those match). The finals are
+compared with each other, and so is what each feeds its encoder.
+
+`--backends` adds model-only runs of every backend (and eager NCHW fp32, the per-frame
+baseline's model) on a shorter clip: which backend is fastest here, and by how much.
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ import numpy as np
 from vsr import WORKFLOW_ROOT
 from vsr.sample import ClipSpec, make_clip
 
+ENCODE_THREADS = 2  # the encode rule's `threads:` (rules/encode.smk), scaled down to --cores
 ENCODE = ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p"]
 # PyAV's reformat default (what the pipeline's upscale step uses): bilinear. FFmpeg's CLI
 # defaults to bicubic, which alone would make the two outputs differ.
 SWS_FLAGS = ["-sws_flags", "bilinear"]
 KEPT_FRAMES = 12  # baseline frames kept (evenly spaced) for the like-for-like comparison
 RUNS = ("model_only", "pipeline", "per_frame", "bicubic")
+# Model-only backends compared by `--backends`; torch-nchw is the per-frame baseline's model.
+BACKEND_RUNS = ("torch-nchw", "torch", "torch-compile", "onnxruntime", "ncnn")
 
 
 @dataclass
@@ -73,44 +79,59 @@ def decode_rgb(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
-def model_only(model: str, clip: Path, threads: int) -> dict[str, Any]:
-    from vsr.infer import Upscaler
-
+def model_only(model: str, clip: Path, threads: int, backend: str = "auto") -> dict[str, Any]:
+    """The pipeline's Upscaler on decoded frames (`auto` calibrates once, cached)."""
     frames = decode_rgb(clip)
-    upscaler = Upscaler(model, threads=threads, backend="auto")  # calibrates once, cached
-    upscaler.upscale(frames[0][None])  # warm-up: first call allocates and picks kernels
+    if backend == "torch-nchw":
+        upscale, backend_name = _eager_nchw(model, threads), backend
+    else:
+        from vsr.infer import Upscaler
+
+        upscaler = Upscaler(model, threads=threads, backend=backend)
+        upscale, backend_name = upscaler.upscale, upscaler.backend
+    upscale(frames[0][None])  # warm-up: first call allocates, picks kernels (or compiles)
     start = time.perf_counter()
     for frame in frames:
-        upscaler.upscale(frame[None])
-    return {"seconds": time.perf_counter() - start, "backend": upscaler.backend}
+        upscale(frame[None])
+    return {"seconds": time.perf_counter() - start, "backend": backend_name}
 
 
-def per_frame_baseline(model: str, clip: Path, out: Path, threads: int) -> dict[str, Any]:
-    """The per-frame design users complain about: pipes, one fp32 NCHW frame at a time."""
+def _eager_nchw(model: str, threads: int):
+    """The per-frame baseline's model call: eager torch, fp32, NCHW, one frame."""
     import torch
 
     from vsr.models.registry import load_model
 
     torch.set_num_threads(threads)
     net = load_model(model).eval()
+
+    @torch.inference_mode()
+    def upscale(frames: np.ndarray) -> np.ndarray:  # (N,H,W,3) uint8 -> (N,4H,4W,3) uint8
+        tensor = torch.from_numpy(frames.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+        output = net(tensor).clamp_(0, 1).permute(0, 2, 3, 1).numpy()
+        return (output * 255.0).round().astype(np.uint8)
+
+    return upscale
+
+
+def per_frame_baseline(model: str, clip: Path, out: Path, threads: int) -> dict[str, Any]:
+    """The per-frame design users complain about: pipes, one fp32 NCHW frame at a time."""
+    upscale = _eager_nchw(model, threads)
     width, height = _size(clip)
     count = int(_probe_value(clip, "nb_frames") or 0)
     keep_every = max(1, count // KEPT_FRAMES)
     kept: list[np.ndarray] = []
     start = time.perf_counter()
     reader = subprocess.Popen(_reader_command(clip), stdout=subprocess.PIPE)
-    writer = subprocess.Popen(_writer_command(clip, out, width, height), stdin=subprocess.PIPE)
+    writer_command = _writer_command(clip, out, width, height, threads)
+    writer = subprocess.Popen(writer_command, stdin=subprocess.PIPE)
     frame_bytes, index = width * height * 3, 0
-    with torch.inference_mode():
-        while chunk := reader.stdout.read(frame_bytes):
-            img = np.frombuffer(chunk, np.uint8).reshape(height, width, 3).astype(np.float32) / 255
-            tensor = torch.from_numpy(np.transpose(img, (2, 0, 1))).unsqueeze(0)
-            output = net(tensor).squeeze(0).clamp_(0, 1).numpy()
-            rgb = (np.transpose(output, (1, 2, 0)) * 255.0).round().astype(np.uint8)
-            writer.stdin.write(rgb.tobytes())
-            if index % keep_every == 0:
-                kept.append(rgb)
-            index += 1
+    while chunk := reader.stdout.read(frame_bytes):
+        rgb = upscale(np.frombuffer(chunk, np.uint8).reshape(1, height, width, 3))[0]
+        writer.stdin.write(rgb.tobytes())
+        if index % keep_every == 0:
+            kept.append(rgb)
+        index += 1
     writer.stdin.close()
     writer.wait()
     reader.wait()
@@ -123,11 +144,16 @@ def _reader_command(clip: Path) -> list[str]:
     return ["ffmpeg", "-v", "error", "-i", str(clip), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
 
 
-def _writer_command(clip: Path, out: Path, width: int, height: int) -> list[str]:
+def _writer_command(clip: Path, out: Path, width: int, height: int, threads: int) -> list[str]:
     raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{4 * width}x{4 * height}"]
     inputs = [*raw, "-framerate", _rate(clip), "-i", "-", "-i", str(clip)]
     streams = ["-map", "0:v", "-map", "1:a?", "-c:a", "copy"]
-    return ["ffmpeg", "-v", "error", "-y", *inputs, *streams, *SWS_FLAGS, *ENCODE, str(out)]
+    encode = [*SWS_FLAGS, *ENCODE, *_encode_threads(threads)]
+    return ["ffmpeg", "-v", "error", "-y", *inputs, *streams, *encode, str(out)]
+
+
+def _encode_threads(threads: int) -> list[str]:
+    return ["-threads", str(min(ENCODE_THREADS, threads))]
 
 
 def pipeline(model: str, clip: Path, out: Path, cores: int, shard_frames: int) -> dict[str, Any]:
@@ -139,9 +165,9 @@ def pipeline(model: str, clip: Path, out: Path, cores: int, shard_frames: int) -
     return {"seconds": time.perf_counter() - start, "steps": step_seconds(out)}
 
 
-def bicubic(clip: Path, out: Path) -> dict[str, Any]:
-    scale = ["-vf", "scale=iw*4:ih*4:flags=bicubic"]
-    command = ["ffmpeg", "-v", "error", "-y", "-i", str(clip), *scale, *ENCODE, "-c:a", "copy"]
+def bicubic(clip: Path, out: Path, threads: int) -> dict[str, Any]:
+    scale = ["-vf", "scale=iw*4:ih*4:flags=bicubic", *ENCODE, *_encode_threads(threads)]
+    command = ["ffmpeg", "-v", "error", "-y", "-i", str(clip), *scale, "-c:a", "copy"]
     start = time.perf_counter()
     subprocess.run([*command, str(out)], check=True)
     return {"seconds": time.perf_counter() - start}
@@ -181,6 +207,91 @@ def _peak_rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
+def model_flops(model: str, height: int, width: int) -> float:
+    """FLOPs of one forward pass on one frame (a multiply-add counts 2), by torch's counter on
+    the meta device: no arithmetic is done, so heavy models at large sizes cost nothing."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vsr.models.registry import load_model
+
+    net = load_model(model).eval().to("meta")
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        net(torch.zeros(1, 3, height, width, device="meta"))
+    return float(counter.get_total_flops())
+
+
+# Dense fp16 tensor-core peaks (TFLOP/s, vendor datasheets) by a name fragment of the device.
+GPU_FP16_PEAK_TFLOPS = {
+    "H200": 989.0,
+    "H100 PCIe": 756.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10G": 70.0,
+    "A10": 125.0,
+    "T4": 65.0,
+    "V100": 125.0,
+}
+GPU_SIZE = (480, 640)  # (height, width): 640x480 -> 2560x1920
+
+
+def gpu_fp16(model: str, backend: str, frames: int, batch_size: int) -> dict[str, Any]:
+    """fp16 frames/s at 640x480 on the CUDA GPU, peak VRAM, and the share of the GPU's peak."""
+    import torch
+
+    from vsr.infer import Upscaler
+
+    height, width = GPU_SIZE
+    upscaler = Upscaler(
+        model, device="cuda", precision="fp16", backend=backend, batch_size=batch_size
+    )
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 256, (batch_size, height, width, 3), dtype=np.uint8)
+    upscaler.upscale(batch)  # warm-up: kernels, engines, allocator
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(max(1, frames // batch_size)):
+        upscaler.upscale(batch)  # frames in and out of host memory, as in the upscale step
+    torch.cuda.synchronize()
+    fps = max(1, frames // batch_size) * batch_size / (time.perf_counter() - start)
+    name = torch.cuda.get_device_name()
+    peak = next((v for k, v in GPU_FP16_PEAK_TFLOPS.items() if k in name), None)
+    achieved = fps * model_flops(model, height, width) / 1e12
+    return {
+        "device": name,
+        "backend": upscaler.backend,
+        "batch_size": batch_size,
+        "fps": fps,
+        "tflops": achieved,
+        "peak_fraction": achieved / peak if peak else None,
+        "vram_peak_mb": torch.cuda.max_memory_allocated() / 2**20,
+    }
+
+
+def gpu_runs(models: list[str], frames: int) -> list[dict[str, Any]]:
+    """Every model x backend on the GPU (each in its own process); empty without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    fast_env, _ = environments()
+    runs = []
+    for model in models:
+        for backend in ("torch", "torch-compile", "onnxruntime"):
+            options = dict(model=model, backend=backend, frames=frames, batch_size=4)
+            try:
+                result = run_worker("gpu", fast_env, **options)
+            except subprocess.CalledProcessError as error:
+                print(f"  gpu {model} {backend}: failed ({error.stderr.strip()[-300:]})")
+                continue
+            print(f"  gpu {model} {backend}: {result['fps']:.1f} frames/s fp16 640x480")
+            runs.append({"model": model, **result})
+    return runs
+
+
 def rss_run(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
     fast_env, _ = environments()
     return {
@@ -190,9 +301,10 @@ def rss_run(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
 
 
 WORKERS = {
-    "model_only": lambda a: model_only(a.model, Path(a.clip), a.threads),
+    "model_only": lambda a: model_only(a.model, Path(a.clip), a.threads, a.backend),
     "per_frame": lambda a: per_frame_baseline(a.model, Path(a.clip), Path(a.out), a.threads),
     "rss": lambda a: peak_rss_1080p(a.model, a.threads, a.budget_mb),
+    "gpu": lambda a: gpu_fp16(a.model, a.backend, a.frames, a.batch_size),
 }
 
 
@@ -202,8 +314,11 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--worker", choices=sorted(WORKERS), required=True)
     for option in ("--model", "--clip", "--out"):
         parser.add_argument(option, default="")
+    parser.add_argument("--backend", default="auto")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--budget-mb", type=int, default=4096)
+    parser.add_argument("--frames", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args(argv)
     print(json.dumps(WORKERS[args.worker](args)))
     return 0
@@ -307,7 +422,7 @@ def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
                 out=outs["per_frame"],
                 threads=threads,
             ),  # fmt: skip
-            "bicubic": lambda: bicubic(clip, outs["bicubic"]),
+            "bicubic": lambda: bicubic(clip, outs["bicubic"], threads),
         }
         for name, run in runs.items():
             result = run()
@@ -315,6 +430,7 @@ def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
             if name not in best or result["seconds"] < best[name]["seconds"]:
                 best[name] = result
     fps = {name: plan.frames / best[name]["seconds"] for name in RUNS}
+    steps = best["pipeline"]["steps"]
     keep_every = best["per_frame"]["keep_every"]
     return {
         **asdict(plan),
@@ -324,12 +440,36 @@ def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
         "ratios": {
             "pipeline_vs_model_only": fps["pipeline"] / fps["model_only"],
             "pipeline_vs_per_frame": fps["pipeline"] / fps["per_frame"],
+            # The GPU job alone: decode, model and lossless write overlapped in one step.
+            "upscale_step_vs_model_only": plan.frames / steps["upscale"] / fps["model_only"],
         },
-        "pipeline_steps_s": best["pipeline"]["steps"],
+        # Where the model stands against the hardware: compare with the CPU's fp32 peak.
+        "model_gflop_per_frame": model_flops(plan.model, plan.height, plan.width) / 1e9,
+        "pipeline_steps_s": steps,
         "pipeline_s": best["pipeline"]["seconds"],
         "model_only_s": best["model_only"]["seconds"],
         "quality": quality(folder, outs["pipeline"], outs["per_frame"], keep_every),
     }
+
+
+def bench_backends(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
+    """Model-only frames/s of every backend on one short clip, each run in its own process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = ClipSpec(width=plan.width, height=plan.height, frames=plan.frames)
+    clip = make_clip(folder / "clip.mp4", spec)
+    fast_env, _ = environments()
+    fps: dict[str, float] = {}
+    for _ in range(plan.repeats):  # interleaved, best of N
+        for name in BACKEND_RUNS:
+            try:
+                options = dict(model=plan.model, clip=clip, threads=threads, backend=name)
+                result = run_worker("model_only", fast_env, **options)
+            except subprocess.CalledProcessError as error:  # e.g. no compiler for torch.compile
+                print(f"  {plan.model} backend {name}: failed ({error.stderr.strip()[-200:]})")
+                continue
+            fps[name] = max(fps.get(name, 0.0), plan.frames / result["seconds"])
+            print(f"  {plan.model} backend {name}: {plan.frames / result['seconds']:.2f} frames/s")
+    return {**asdict(plan), "threads": threads, "fps": fps}
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -371,6 +511,22 @@ def print_summary(results: dict[str, Any]) -> None:
         print(f"  pipeline {entry['pipeline_s']:.1f} s; steps: {steps}")
         for name, value in entry["quality"].items():
             print(f"  {name}: {value:.1f}")
+        gflop = entry["model_gflop_per_frame"]
+        print(f"  model: {gflop:.1f} GFLOP/frame, {gflop * entry['fps']['model_only']:.0f} GFLOP/s")
+    for entry in results.get("backends", []):
+        print(f"model-only by backend, {entry['model']} ({entry['frames']} frames):")
+        reference = entry["fps"].get("torch-nchw")
+        for name, value in entry["fps"].items():
+            ratio = f" ({value / reference:.2f}x eager NCHW)" if reference else ""
+            print(f"  {name:>13}: {value:7.2f} frames/s{ratio}")
+    for entry in results.get("gpu", []):
+        fraction = entry["peak_fraction"]
+        share = f", {100 * fraction:.0f}% of fp16 peak" if fraction else ""
+        print(
+            f"GPU {entry['device']} {entry['model']} {entry['backend']} fp16 640x480: "
+            f"{entry['fps']:.1f} frames/s, {entry['tflops']:.1f} TFLOP/s{share}, "
+            f"VRAM peak {entry['vram_peak_mb']:.0f} MB"
+        )
     for entry in results.get("peak_rss_1080p", []):
         print(
             f"peak RSS 1080p {entry['model']} (budget {entry['memory_budget_mb']} MB, "
@@ -388,15 +544,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-frames", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2, help="best of N (anime model)")
     parser.add_argument("--rss-budgets", type=int, nargs="*", default=[4096, 1024])
+    parser.add_argument(
+        "--backend-frames", type=int, default=48, help="model-only per backend (0: skip)"
+    )
+    parser.add_argument("--gpu-frames", type=int, default=64, help="per GPU run (CUDA only)")
+    parser.add_argument("--gpu-only", action="store_true", help="only the CUDA fp16 runs")
     parser.add_argument("--out", default=str(WORKFLOW_ROOT / "bench"))
     args = parser.parse_args(argv)
     out = Path(args.out)
     threads = os.cpu_count() or 1
     plans = default_plans(args.anime_frames, args.real_frames, args.repeats)
     plans = [p for p in plans if not args.models or p.model in args.models]
+    gpu = gpu_runs([p.model for p in plans], args.gpu_frames)
+    if args.gpu_only:  # a lent GPU machine: keep the CPU figures of the quiet 2-core run
+        (out / "results-gpu.json").write_text(json.dumps({"gpu": gpu}, indent=2) + "\n")
+        print_summary({"models": [], "gpu": gpu})
+        return 0 if gpu else 1
     results: dict[str, Any] = {
         "models": [bench_model(p, out / "out" / p.model, threads) for p in plans]
     }
+    if args.backend_frames:
+        first = plans[0]
+        plan = Plan(first.model, first.width, first.height, args.backend_frames, args.repeats)
+        results["backends"] = [bench_backends(plan, out / "out" / "backends", threads)]
+    results["gpu"] = gpu
     results["peak_rss_1080p"] = [
         rss_run(plans[0].model, threads, budget) for budget in args.rss_budgets
     ]

@@ -160,7 +160,9 @@ def upscale_file(
         key, _, value = item.partition("=")
         config[key] = value
     # The work folder belongs to this output alone; a run killed earlier must not block the resume.
-    command = snakemake_command(work, config, cores=cores, profile=profile, extra=["--nolock"])
+    command = snakemake_command(
+        work, config, cores=cores, profile=profile, extra=["--nolock", "videos"]
+    )
     log = work / "snakemake.log"
     print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
     with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
