@@ -36,19 +36,25 @@ def test_every_run_reports_a_speed(tiny_bench: dict):
     assert set(tiny_bench["ratios"]) == {
         "pipeline_vs_model_only",
         "pipeline_vs_per_frame",
-        "upscale_step_vs_model_only",
+        "upscale_loop_vs_model_only",
     }
 
 
-def test_pipeline_output_equals_the_per_frame_baseline(tiny_bench: dict):
+def test_pipeline_output_is_the_per_frame_baselines(tiny_bench: dict):
     quality = tiny_bench["quality"]
-    assert quality["psnr_encoder_input_db"] >= 60  # same model, same RGB -> YUV conversion
-    assert quality["psnr_finals_db"] >= 45  # the like-for-like bar
+    # Same model and RGB -> YUV conversion: only float summation order differs (a few 1-level
+    # flips), so what each side hands its encoder is the same picture.
+    assert quality["psnr_encoder_input_db"] >= 60
+    # Same encoder settings and threads: both finals are equally far from the model's output.
+    ours, theirs = (quality[f"psnr_{side}_final_vs_model_db"] for side in ("pipeline", "per_frame"))
+    assert abs(ours - theirs) <= 0.3
 
 
 def test_plot_and_summary(tiny_bench: dict, tmp_path: Path, capsys):
-    results = {"models": [tiny_bench], "backends": [], "gpu": []}
+    backends = [{"model": ANIME, "frames": 12, "fps": {"torch-nchw": 1.0, "torch": 1.1}}]
+    results = {"models": [tiny_bench], "backends": backends, "gpu": []}
     bench.plot(results, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 10_000
     bench.print_summary(results)
-    assert "pipeline_vs_per_frame" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "pipeline_vs_per_frame" in printed and "1.10x eager NCHW" in printed
