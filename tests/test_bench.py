@@ -33,6 +33,9 @@ def test_every_run_reports_a_speed(tiny_bench: dict):
     assert set(tiny_bench["fps"]) == set(bench.RUNS)
     assert all(fps > 0 for fps in tiny_bench["fps"].values())
     assert tiny_bench["pipeline_steps_s"]["upscale"] > 0
+    cpu = tiny_bench["cpu_s"]  # the pipeline's whole process tree does more than the model
+    assert 0 < cpu["model_only"] < cpu["pipeline"]
+    assert tiny_bench["pipeline_steps_s"]["upscale_cpu"] > 0
     assert set(tiny_bench["ratios"]) == {
         "pipeline_vs_model_only",
         "pipeline_vs_per_frame",

@@ -93,10 +93,11 @@ def model_only(model: str, clip: Path, threads: int, backend: str = "auto") -> d
         upscaler = Upscaler(model, threads=threads, backend=backend)
         upscale, backend_name = upscaler.upscale, upscaler.backend
     upscale(frames[0][None])  # warm-up: first call allocates, picks kernels (or compiles)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for frame in frames:
         upscale(frame[None])
-    return {"seconds": time.perf_counter() - start, "backend": backend_name}
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "backend": backend_name}
 
 
 def _eager_nchw(model: str, threads: int):
@@ -163,9 +164,16 @@ def pipeline(model: str, clip: Path, out: Path, cores: int, shard_frames: int) -
     command = [sys.executable, "-m", "vsr", "upscale", str(clip), "-o", str(out)]
     command += ["--model", model, "--cores", str(cores), "--shard-frames", str(shard_frames)]
     shutil.rmtree(_work_dir(out).parents[2], ignore_errors=True)  # else Snakemake skips it all
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu()
     subprocess.run([*command, "--keep-work"], check=True, stdout=subprocess.DEVNULL)
-    return {"seconds": time.perf_counter() - start, "steps": step_seconds(out)}
+    seconds, cpu_seconds = time.perf_counter() - start, _children_cpu() - cpu_start
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "steps": step_seconds(out)}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every finished child process tree (all their threads and descendants)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bicubic(clip: Path, out: Path, threads: int) -> dict[str, Any]:
@@ -328,11 +336,14 @@ def worker_main(argv: list[str]) -> int:
 
 
 def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]:
+    """One worker run; `process_cpu_seconds`: its whole process tree's CPU (FFmpeg pipes too)."""
     command = [sys.executable, "-m", "vsr.bench", "--worker", name]
     for key, value in options.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
+    cpu_start = _children_cpu()
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**result, "process_cpu_seconds": _children_cpu() - cpu_start}
 
 
 def environments() -> tuple[dict[str, str], dict[str, str]]:
@@ -396,12 +407,15 @@ def _work_dir(pipeline_out: Path) -> Path:
 
 
 def step_seconds(pipeline_out: Path) -> dict[str, float]:
-    """Seconds per workflow step (summed over shards), from the steps' timing files, and
-    `upscale_loop`: the upscale steps' frame loops alone (no model load), from their frames/s."""
+    """Seconds per workflow step (summed over shards), from the steps' timing files, their CPU
+    seconds (`<step>_cpu`), and `upscale_loop`: the upscale steps' frame loops alone (no model
+    load), from their frames/s."""
     totals: dict[str, float] = {}
     for path in sorted((_work_dir(pipeline_out) / "timings").glob("*.json")):
         record = json.loads(path.read_text())
         totals[record["step"]] = totals.get(record["step"], 0.0) + record["seconds"]
+        cpu_key = f"{record['step']}_cpu"
+        totals[cpu_key] = totals.get(cpu_key, 0.0) + record.get("cpu_seconds", 0.0)
         if record["step"] == "upscale":
             loop = record["frames"] / record["fps"]
             totals["upscale_loop"] = totals.get("upscale_loop", 0.0) + loop
@@ -455,6 +469,13 @@ def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
         "pipeline_steps_s": steps,
         "pipeline_s": best["pipeline"]["seconds"],
         "model_only_s": best["model_only"]["seconds"],
+        # CPU seconds: with every core busy, pipeline / model-only frames/s cannot exceed
+        # model-only CPU / pipeline CPU, however well the steps overlap.
+        "cpu_s": {
+            "model_only": best["model_only"]["cpu_seconds"],
+            "pipeline": best["pipeline"]["cpu_seconds"],
+            "per_frame": best["per_frame"]["process_cpu_seconds"],
+        },
         "quality": quality(folder, outs["pipeline"], outs["per_frame"], keep_every),
     }
 
@@ -524,6 +545,12 @@ def print_summary(results: dict[str, Any]) -> None:
             print(f"  {name}: {value:.2f}x")
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in entry["pipeline_steps_s"].items())
         print(f"  pipeline {entry['pipeline_s']:.1f} s; steps: {steps}")
+        cpu = entry["cpu_s"]
+        print(
+            f"  CPU s: model-only {cpu['model_only']:.1f}, pipeline {cpu['pipeline']:.1f}, "
+            f"per-frame {cpu['per_frame']:.1f} (model share of the pipeline's CPU: "
+            f"{cpu['model_only'] / cpu['pipeline']:.2f})"
+        )
         for name, value in entry["quality"].items():
             print(f"  {name}: {value:.1f}")
         gflop = entry["model_gflop_per_frame"]

@@ -1,4 +1,4 @@
-"""The `summary` step: what was done to one video, with per-stage wall times."""
+"""The `summary` step: what was done to one video, with per-stage wall and CPU times."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def collect_timings(timing_files: list[str]) -> dict[str, dict[str, float]]:
         record = read_json(path)
         stage = stages[record["step"]]
         stage["seconds"] += record["seconds"]
+        stage["cpu_seconds"] = stage.get("cpu_seconds", 0.0) + record.get("cpu_seconds", 0.0)
         stage["jobs"] += 1
         stage["peak_rss_mb"] = max(stage.get("peak_rss_mb", 0.0), record.get("peak_rss_mb", 0.0))
         if "frames" in record:

@@ -48,13 +48,16 @@ class StepTimer:
         self.step, self.out, self.extra = step, out, {}
 
     def __enter__(self) -> StepTimer:
-        self.start = time.perf_counter()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None and self.out is not None:
-            seconds = time.perf_counter() - self.start
-            write_json(
-                self.out,
-                {"step": self.step, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), **self.extra},
-            )
+            record = {
+                "step": self.step,
+                "seconds": time.perf_counter() - self.start,
+                # All threads of this process: where a machine's cores went, step by step.
+                "cpu_seconds": time.process_time() - self.cpu_start,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+            write_json(self.out, {**record, **self.extra})
