@@ -148,8 +148,11 @@ class Upscaler:
         return result
 
     def _to_tensor(self, frames: np.ndarray, full_scale: float) -> torch.Tensor:
-        # NHWC memory viewed as NCHW is channels-last; .to() keeps those strides.
-        nchw = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2)
+        # NHWC memory viewed as NCHW is channels-last; .to() keeps those strides. Read-only
+        # arrays (np.asarray of a PIL image) are copied: torch wants memory it may write.
+        writable = frames.flags.writeable
+        frames = np.ascontiguousarray(frames) if writable else np.array(frames, order="C")
+        nchw = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2)
         return nchw.to(self.dtype).mul_(1.0 / full_scale)
 
     def _run_tiled(self, frame: torch.Tensor, tile: int, per_call: int) -> torch.Tensor:
