@@ -41,6 +41,7 @@ import numpy as np
 
 from vsr import WORKFLOW_ROOT
 from vsr.sample import ClipSpec, make_clip
+from vsr.util import usable_cpus
 
 ENCODE_THREADS = 2  # the encode rule's `threads:` (rules/encode.smk), scaled down to --cores
 ENCODE = ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p"]
@@ -326,7 +327,7 @@ def worker_main(argv: list[str]) -> int:
     for option in ("--model", "--clip", "--out"):
         parser.add_argument(option, default="")
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=usable_cpus())
     parser.add_argument("--budget-mb", type=int, default=4096)
     parser.add_argument("--frames", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -594,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(WORKFLOW_ROOT / "bench"))
     args = parser.parse_args(argv)
     out = Path(args.out)
-    threads = os.cpu_count() or 1
+    threads = usable_cpus()
     plans = default_plans(args.anime_frames, args.real_frames, args.repeats)
     plans = [p for p in plans if not args.models or p.model in args.models]
     gpu = gpu_runs([p.model for p in plans], args.gpu_frames)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from vsr.errors import VsrError
+from vsr.util import usable_cpus
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # jemalloc keeps large activation buffers mapped instead of page-faulting them in again for every
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", choices=["anime", "real"], default="real")
     p.add_argument("--model", help="model name (see `vsr models`), .pth path or URL")
     p.add_argument("--shard-frames", type=int)
-    p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--cores", type=int, default=usable_cpus())
     p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
     p.add_argument(
         "--config",
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the models, their sources and licences")
 
     p = sub.add_parser("demo", help="build the bundled sample clip and upscale it")
-    p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--cores", type=int, default=usable_cpus())
 
     p = sub.add_parser("sample", help="write a test clip made from real photos")
     p.add_argument("out")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from vsr import WORKFLOW_ROOT
 from vsr.errors import VsrError
-from vsr.util import read_json, write_json
+from vsr.util import read_json, usable_cpus, write_json
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -689,7 +689,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--workdir", type=Path, default=WORKFLOW_ROOT / "work" / "ui")
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB)
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--cores", type=int, default=usable_cpus())
     parser.add_argument("--shard-frames", type=int)
     parser.add_argument("--s3-input", help="S3 mode: s3://bucket/prefix the trigger watches")
     parser.add_argument("--s3-output", help="S3 mode: s3://bucket/prefix of results/status.json")

@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: a Slurm job's or container's cpuset, not the whole node's
+    (os.cpu_count() would start a thread per node core inside a 4-CPU job)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.

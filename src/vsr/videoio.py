@@ -10,6 +10,8 @@ from pathlib import Path
 
 import av
 
+from vsr.util import usable_cpus
+
 log = logging.getLogger(__name__)
 
 # Intermediate shards carry only pictures; their own timestamps are never used (the exact source
@@ -64,7 +66,7 @@ class LosslessWriter:
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
         self.stream.time_base = SHARD_TIME_BASE
         self.stream.codec_context.time_base = SHARD_TIME_BASE
-        self.stream.codec_context.thread_count = os.cpu_count() or 1
+        self.stream.codec_context.thread_count = usable_cpus()
         self.stream.options = dict(options)
         self.count = 0
 
