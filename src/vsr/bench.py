@@ -41,7 +41,7 @@ import numpy as np
 
 from vsr import WORKFLOW_ROOT
 from vsr.sample import ClipSpec, make_clip
-from vsr.util import usable_cpus
+from vsr.util import peak_rss_mb, usable_cpus
 
 ENCODE_THREADS = 2  # the encode rule's `threads:` (rules/encode.smk), scaled down to --cores
 ENCODE = ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p"]
@@ -194,7 +194,7 @@ def peak_rss_1080p(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
     photo = transform.resize(data.astronaut(), (1080, 1920), preserve_range=True)
     frame = photo.astype(np.uint8)[None]
     upscaler = Upscaler(model, threads=threads, backend="torch", memory_budget_mb=budget_mb)
-    loaded_mb = _peak_rss_mb()
+    loaded_mb = peak_rss_mb()
     start = time.perf_counter()
     upscaler.upscale(frame)
     tile, per_call = upscaler.plan(1080, 1920)
@@ -204,19 +204,8 @@ def peak_rss_1080p(model: str, threads: int, budget_mb: int) -> dict[str, Any]:
         "tile": tile,
         "per_call": per_call,
         "peak_rss_after_load_mb": loaded_mb,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec,
-    so a worker would report its (larger) parent's peak."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (line,) = [row for row in status.splitlines() if row.startswith("VmHWM:")]
-    return int(line.split()[1]) / 1024
 
 
 def model_flops(model: str, height: int, width: int) -> float:
@@ -264,11 +253,12 @@ def gpu_fp16(model: str, backend: str, frames: int, batch_size: int) -> dict[str
     upscaler.upscale(batch)  # warm-up: kernels, engines, allocator
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
+    calls = max(1, frames // batch_size)
     start = time.perf_counter()
-    for _ in range(max(1, frames // batch_size)):
+    for _ in range(calls):
         upscaler.upscale(batch)  # frames in and out of host memory, as in the upscale step
     torch.cuda.synchronize()
-    fps = max(1, frames // batch_size) * batch_size / (time.perf_counter() - start)
+    fps = calls * batch_size / (time.perf_counter() - start)
     name = torch.cuda.get_device_name()
     peak = next((v for k, v in GPU_FP16_PEAK_TFLOPS.items() if k in name), None)
     achieved = fps * model_flops(model, height, width) / 1e12
@@ -423,10 +413,15 @@ def step_seconds(pipeline_out: Path) -> dict[str, float]:
     return totals
 
 
-def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
+def plan_clip(plan: Plan, folder: Path) -> Path:
+    """The plan's test clip, written into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = ClipSpec(width=plan.width, height=plan.height, frames=plan.frames)
-    clip = make_clip(folder / "clip.mp4", spec)
+    return make_clip(folder / "clip.mp4", spec)
+
+
+def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
+    clip = plan_clip(plan, folder)
     fast_env, plain_env = environments()
     outs = {name: folder / f"{name}.mp4" for name in RUNS}
     best: dict[str, dict[str, Any]] = {}
@@ -483,9 +478,7 @@ def bench_model(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
 
 def bench_backends(plan: Plan, folder: Path, threads: int) -> dict[str, Any]:
     """Model-only frames/s of every backend on one short clip, each run in its own process."""
-    folder.mkdir(parents=True, exist_ok=True)
-    spec = ClipSpec(width=plan.width, height=plan.height, frames=plan.frames)
-    clip = make_clip(folder / "clip.mp4", spec)
+    clip = plan_clip(plan, folder)
     fast_env, _ = environments()
     fps: dict[str, float] = {}
     for _ in range(plan.repeats):  # interleaved, best of N

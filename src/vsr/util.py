@@ -47,7 +47,14 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec,
+    so a process started by a bigger one (a worker, a re-exec) would report that one's peak."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (line,) = [row for row in status.splitlines() if row.startswith("VmHWM:")]
+    return int(line.split()[1]) / 1024
 
 
 class StepTimer:
