@@ -3,4 +3,4 @@
 
 # Slurm per-shard overhead and 1 vs 2 concurrent upscale jobs, on the local cluster.
 bench-slurm: install cluster-up
-	$(PY) -m vsr.bench_slurm
+	$(PY) -m vsr.measure.bench_slurm

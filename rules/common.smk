@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from vsr.errors import VsrError  # noqa: E402
-from vsr.manifest import is_remote, load_manifest  # noqa: E402
+from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.

@@ -1,7 +1,7 @@
 # S3 sources: a manifest `source` may be s3://bucket/key. The object is downloaded once into an
 # ETag-keyed cache (shared by every run that names it) and hard-linked into the video's work folder,
 # where `source_path` (common.smk) expects it. Runs on the submitting host: it needs S3 access only.
-S3_FETCH = f"{shlex.quote(sys.executable)} -m vsr.s3 fetch"
+S3_FETCH = f"{shlex.quote(sys.executable)} -m vsr.cloud.s3 fetch"
 S3_CACHE = str(config.get("s3_cache_dir") or f"{RESULTS}/.s3-cache")
 
 

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run, write_manifest
+from helpers.workflow import run, write_manifest
 
 from vsr import WORKFLOW_ROOT
-from vsr.sample import ClipSpec, make_clip
+from vsr.media.sample import ClipSpec, make_clip
 
 BIN = Path(sys.executable).parent
 PYTHON_DIRS = ["src", "tests", "scripts", "infra"]

@@ -3,7 +3,7 @@
 
     package_lambda.py OUTPUT.zip
 
-The handler is `vsr.trigger.handler`; the Lambda runtime provides boto3. The zip is
+The handler is `vsr.cloud.trigger.handler`; the Lambda runtime provides boto3. The zip is
 reproducible (sorted entries, fixed timestamps), so its hash changes only with the code.
 """
 

@@ -121,13 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_step(args: argparse.Namespace) -> None:
     if args.step == "probe":
-        from vsr.probe import write_probe
+        from vsr.media.probe import write_probe
         from vsr.util import StepTimer
 
         with StepTimer("probe", args.timing):
             write_probe(args.source, args.out)
     elif args.step == "split":
-        from vsr.shards import split
+        from vsr.steps.split import split
         from vsr.util import StepTimer
 
         with StepTimer("split", args.timing) as timer:
@@ -137,7 +137,7 @@ def run_step(args: argparse.Namespace) -> None:
         settings = json.loads(args.settings)
         if settings.get("allocator", "jemalloc") == "jemalloc":
             reexec_with_jemalloc()
-        from vsr.upscale import upscale_shard
+        from vsr.steps.upscale import upscale_shard
 
         upscale_shard(
             args.shard,
@@ -150,7 +150,7 @@ def run_step(args: argparse.Namespace) -> None:
             timing_json=args.timing,
         )
     elif args.step == "encode":
-        from vsr.encode import encode_segment
+        from vsr.steps.encode import encode_segment
 
         s = json.loads(args.settings)
         encode_segment(
@@ -167,11 +167,11 @@ def run_step(args: argparse.Namespace) -> None:
             timing_json=args.timing,
         )
     elif args.step == "assemble":
-        from vsr.assemble import assemble
+        from vsr.steps.assemble import assemble
 
         assemble(args.source, args.probe, args.segments, args.out, timing_json=args.timing)
     elif args.step == "summary":
-        from vsr.summary import write_summary
+        from vsr.steps.summary import write_summary
 
         write_summary(
             args.id,
@@ -188,19 +188,19 @@ def run_step(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["watch"]:
-        from vsr.watch import main as watch_main
+        from vsr.cloud.watch import main as watch_main
 
         return watch_main(argv[1:])
     if argv[:1] == ["ui"]:
-        from vsr.ui import main as ui_main
+        from vsr.apps.ui import main as ui_main
 
         return ui_main(argv[1:])
     if argv[:1] == ["evaluate"]:
-        from vsr.evaluate import main as evaluate_main
+        from vsr.measure.evaluate import main as evaluate_main
 
         return evaluate_main(argv[1:])
     if argv[:1] == ["run-s3"]:
-        from vsr.watch import run_s3_main
+        from vsr.cloud.watch import run_s3_main
 
         return run_s3_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(format_models())
         elif args.command == "upscale":
-            from vsr.workflow import upscale_file
+            from vsr.workflow.run import upscale_file
 
             out = upscale_file(
                 args.input,
@@ -230,11 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(out)
         elif args.command == "demo":
-            from vsr.workflow import demo
+            from vsr.workflow.run import demo
 
             print(demo(cores=args.cores))
         elif args.command == "sample":
-            from vsr.sample import ClipSpec, make_clip
+            from vsr.media.sample import ClipSpec, make_clip
 
             width, height = (int(v) for v in args.size.lower().split("x"))
             spec = ClipSpec(

@@ -1,0 +1,1 @@
+"""Applications over the pipeline: the inference endpoint and the web UI."""

@@ -1,0 +1,303 @@
+"""S3 helpers: s3:// URIs, ETag-keyed download cache, verified uploads, presigned GETs, status.
+
+Clients take their endpoints from the standard AWS_ENDPOINT_URL* variables, so the same code talks
+to AWS or to the local stand-ins. Only the standard library and boto3 are imported here: the Lambda
+bundle ships this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.exceptions import Boto3Error
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vsr.errors import VsrError
+
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 limit
+DEFAULT_PRESIGN_S = 24 * 3600
+MIB = 1024 * 1024
+TRANSFER = TransferConfig(
+    multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4
+)
+UPLOAD_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, text: str, *, want_key: bool = True) -> S3Uri:
+        """Parse `s3://bucket/key`; `want_key=False` accepts a bare bucket or prefix."""
+        match = re.fullmatch(r"s3://([^/]+)(?:/(.*))?", text, flags=re.DOTALL)
+        if not match:
+            raise VsrError(text, "not an s3:// URI (expected s3://bucket/key)")
+        bucket, key = match.group(1), (match.group(2) or "")
+        if not BUCKET_RE.fullmatch(bucket) or ".." in bucket:
+            raise VsrError(text, f"invalid bucket name {bucket!r}")
+        if want_key and (not key or key.endswith("/")):
+            raise VsrError(text, "no object key after the bucket")
+        if any(ord(c) < 32 or ord(c) == 127 for c in key) or len(key.encode()) > 1024:
+            raise VsrError(text, "object key has control characters or is over 1024 bytes")
+        return cls(bucket, key.strip("/") if not want_key else key)
+
+    def child(self, *parts: str) -> S3Uri:
+        key = "/".join(p.strip("/") for p in (self.key, *parts) if p.strip("/"))
+        return S3Uri(self.bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def is_s3_uri(text: str) -> bool:
+    return text.startswith("s3://")
+
+
+def client(service: str = "s3", **overrides: Any) -> Any:
+    """A boto3 client: SigV4, path-style addressing, standard retries with backoff."""
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard", "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", 8))},
+        connect_timeout=5,
+        read_timeout=60,
+    )
+    return boto3.session.Session().client(service, config=config, **overrides)
+
+
+def _error_code(error: Exception) -> str:
+    return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+
+
+def head(uri: S3Uri, s3: Any = None) -> dict[str, Any]:
+    s3 = s3 or client()
+    try:
+        return s3.head_object(Bucket=uri.bucket, Key=uri.key)
+    except ClientError as error:
+        raise VsrError(uri, f"cannot read object ({_error_code(error) or error})") from error
+
+
+def multipart_etag(path: Path, size: int, config: TransferConfig = TRANSFER) -> str:
+    """The ETag S3 gives an upload of `path` made with `config` (MD5, or MD5 of part MD5s + -N)."""
+    from s3transfer.utils import ChunksizeAdjuster
+
+    if size < config.multipart_threshold:
+        return _md5_file(path)
+    chunk = ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize, size)
+    digests = []
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digests.append(hashlib.md5(block).digest())
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        while block := handle.read(MIB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_cached(uri: S3Uri, cache_dir: Path, s3: Any = None) -> Path:
+    """Download an object once: cached as <cache>/<sha of uri>/<etag>/source<ext>, atomically."""
+    s3 = s3 or client()
+    meta = head(uri, s3)
+    etag = meta["ETag"].strip('"')
+    suffix = Path(uri.key).suffix.lower()
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+    folder = cache_dir / hashlib.sha256(str(uri).encode()).hexdigest()[:32] / etag
+    target = folder / f"source{suffix}"
+    if target.exists() and target.stat().st_size == meta["ContentLength"]:
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".part-")
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        s3.download_file(uri.bucket, uri.key, str(temp), Config=TRANSFER)
+        _check_download(uri, temp, meta, head(uri, s3))
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
+def _check_download(uri: S3Uri, local: Path, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The bytes must match the ETag the cache entry is named after (object unchanged meanwhile)."""
+    etag = before["ETag"].strip('"')
+    if after["ETag"] != before["ETag"] or local.stat().st_size != before["ContentLength"]:
+        raise VsrError(uri, "object changed or was truncated during download; try again")
+    if "-" not in etag and _md5_file(local) != etag:
+        raise VsrError(uri, "downloaded bytes do not match the object's ETag")
+
+
+def upload_verified(
+    path: Path,
+    dest: S3Uri,
+    s3: Any = None,
+    *,
+    content_type: str | None = None,
+    config: TransferConfig = TRANSFER,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Upload `path` to `dest` so that `dest` only ever holds a complete, verified copy.
+
+    The bytes go (multipart) to a temporary key, are checked against the locally computed ETag and
+    size, then copied server-side to `dest`. A failed attempt (server gone, upload lost) restarts.
+    """
+    s3 = s3 or client()
+    size = path.stat().st_size
+    expected = multipart_etag(path, size, config)
+    extra = {"ContentType": content_type} if content_type else {}
+    temp = S3Uri(dest.bucket, f"{dest.key}.partial-{secrets.token_hex(6)}")
+    last_error: Exception | None = None
+    for attempt in range(UPLOAD_ATTEMPTS):
+        try:
+            s3.upload_file(
+                str(path), temp.bucket, temp.key, ExtraArgs=extra, Config=config, Callback=progress
+            )
+            _check_copy(s3, temp, size, expected)
+            s3.copy(
+                {"Bucket": temp.bucket, "Key": temp.key},
+                dest.bucket,
+                dest.key,
+                ExtraArgs=extra,
+                Config=config,
+            )
+            final = s3.head_object(Bucket=dest.bucket, Key=dest.key)
+            if final["ContentLength"] != size:
+                raise VsrError(dest, f"copied size {final['ContentLength']} != {size}")
+            _delete_quietly(s3, temp)
+            return {"uri": str(dest), "size": size, "etag": final["ETag"].strip('"')}
+        except (Boto3Error, ClientError, BotoCoreError, VsrError, OSError) as error:
+            last_error = error
+            _delete_quietly(s3, temp)
+            time.sleep(min(2.0**attempt, 8.0))
+    raise VsrError(dest, f"upload failed after {UPLOAD_ATTEMPTS} attempts: {last_error}")
+
+
+def _check_copy(s3: Any, uri: S3Uri, size: int, expected_etag: str) -> None:
+    meta = s3.head_object(Bucket=uri.bucket, Key=uri.key)
+    etag = meta["ETag"].strip('"')
+    if meta["ContentLength"] != size or etag != expected_etag:
+        raise VsrError(uri, f"uploaded object differs (size {meta['ContentLength']}, ETag {etag})")
+
+
+def _delete_quietly(s3: Any, uri: S3Uri) -> None:
+    # A leftover temporary key is harmless: nothing reads *.partial-*.
+    with contextlib.suppress(ClientError, BotoCoreError):
+        s3.delete_object(Bucket=uri.bucket, Key=uri.key)
+
+
+def put_json(uri: S3Uri, document: dict[str, Any], s3: Any = None) -> None:
+    body = json.dumps(document, indent=2, sort_keys=True).encode()
+    (s3 or client()).put_object(
+        Bucket=uri.bucket, Key=uri.key, Body=body, ContentType="application/json"
+    )
+
+
+def get_json(uri: S3Uri, s3: Any = None) -> dict[str, Any]:
+    body = (s3 or client()).get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    return json.loads(body)
+
+
+def presign_get(uri: S3Uri, expires_s: int = DEFAULT_PRESIGN_S, s3: Any = None) -> str:
+    if not 1 <= expires_s <= MAX_PRESIGN_S:
+        raise VsrError(expires_s, f"presigned URL expiry must be 1..{MAX_PRESIGN_S} s")
+    return (s3 or client()).generate_presigned_url(
+        "get_object", Params={"Bucket": uri.bucket, "Key": uri.key}, ExpiresIn=expires_s
+    )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class StatusWriter:
+    """Writes `<output prefix>/<uuid>/status.json`, one document per stage."""
+
+    STATES = ("queued", "probing", "upscaling", "encoding", "uploading", "done", "failed")
+
+    def __init__(self, output: S3Uri, uuid: str, source: str, s3: Any = None):
+        self.uri = output.child(uuid, "status.json")
+        self.base = {"uuid": uuid, "source": source}
+        self.s3 = s3 or client()
+        self.last: dict[str, Any] = {}
+        self.history: list[dict[str, str]] = []  # one entry per stage entered
+
+    def write(self, state: str, **details: Any) -> None:
+        if state not in self.STATES:
+            raise ValueError(f"unknown state {state}")
+        stamp = now_iso()
+        if not self.last and state != "queued":
+            self.history = self._earlier_history()  # e.g. "queued", written by the trigger
+        if state != self.last.get("state"):
+            self.history.append({"state": state, "at": stamp})
+        document = {**self.base, "state": state, **details, "history": list(self.history)}
+        if document == {k: v for k, v in self.last.items() if k != "updated"}:
+            return  # unchanged: skip a pointless PUT
+        put_json(self.uri, {**document, "updated": stamp}, self.s3)
+        self.last = {**document, "updated": stamp}
+
+    def _earlier_history(self) -> list[dict[str, str]]:
+        try:
+            earlier = get_json(self.uri, self.s3)
+        except (ClientError, ValueError):
+            return []
+        return earlier.get("history", []) if earlier.get("source") == self.base["source"] else []
+
+
+def fetch(source: str, dest: Path, cache_dir: Path) -> Path:
+    """Place the object at `source` on `dest` (a hard link into the ETag cache, else a copy)."""
+    cached = download_cached(S3Uri.parse(source), cache_dir)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}")
+    try:
+        os.link(cached, temp)
+    except OSError:
+        shutil.copyfile(cached, temp)
+    os.replace(temp, dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m vsr.cloud.s3 fetch SOURCE DEST --cache DIR` (the workflow's fetch_source rule)."""
+    parser = argparse.ArgumentParser(prog="python -m vsr.cloud.s3")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch_cmd = commands.add_parser("fetch", help="download an s3:// source once (ETag cache)")
+    fetch_cmd.add_argument("source")
+    fetch_cmd.add_argument("dest", type=Path)
+    fetch_cmd.add_argument("--cache", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        fetch(args.source, args.dest, args.cache)
+    except (VsrError, Boto3Error, ClientError, BotoCoreError) as error:
+        print(f"vsr: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

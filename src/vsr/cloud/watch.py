@@ -1,0 +1,317 @@
+"""Run upscaling jobs for S3 uploads: `vsr run-s3` (one job, the head node's command) and
+`vsr watch` (the local stand-in for the Lambda: consumes the bucket's S3 events from SQS).
+
+A job runs the workflow on a one-row manifest whose source is the s3:// upload, publishes the
+final video to `<output>/<uuid>/`, a summary.json with a presigned URL, and keeps
+`<output>/<uuid>/status.json` current (queued, probing, upscaling n/N, encoding, done, failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vsr import WORKFLOW_ROOT
+from vsr.cloud.s3 import (
+    DEFAULT_PRESIGN_S,
+    S3Uri,
+    StatusWriter,
+    client,
+    presign_get,
+    put_json,
+    upload_verified,
+)
+from vsr.cloud.trigger import (
+    DEFAULT_MAX_BYTES,
+    UUID_RE,
+    VIDEO_TYPES,
+    Settings,
+    Upload,
+    claim_new,
+    validate_event,
+)
+from vsr.errors import VsrError
+from vsr.workflow.snakemake import snakemake_env
+
+RULE_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+RULE_DONE = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)")
+CONTENT_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: S3Uri
+    video_type: str
+    uuid: str
+    output: S3Uri
+
+    @classmethod
+    def from_upload(cls, upload: Upload, output: S3Uri) -> Job:
+        return cls(S3Uri(upload.bucket, upload.key), upload.video_type, upload.uuid, output)
+
+
+@dataclass
+class RunOptions:
+    profile: str | None = None
+    cores: int = 2
+    workdir: Path = field(default_factory=lambda: WORKFLOW_ROOT / "work" / "s3-jobs")
+    expiry_s: int = DEFAULT_PRESIGN_S
+    config: list[str] = field(default_factory=list)
+    timeout_s: float | None = None
+
+
+class Progress:
+    """Follows snakemake's log and turns rule starts/finishes into status.json stages."""
+
+    def __init__(self, status: StatusWriter, shards_index: Path):
+        self.status = status
+        self.shards_index = shards_index
+        self.total = 0
+        self.done = 0
+
+    def line(self, text: str) -> None:
+        if started := RULE_START.match(text):
+            self._started(started.group(1))
+        elif finished := RULE_DONE.match(text):
+            self._finished(finished.group(1))
+
+    def _started(self, rule: str) -> None:
+        if rule in ("fetch_source", "probe", "split"):
+            self.status.write("probing")
+        elif rule in ("encode", "assemble") and self.done >= self.total:
+            self.status.write("encoding", shards_done=self.done, shards_total=self.total)
+
+    def _finished(self, rule: str) -> None:
+        if rule == "split":
+            self.total = self._shard_count()
+        elif rule == "upscale":
+            self.done += 1
+        else:
+            return
+        self.status.write("upscaling", shards_done=self.done, shards_total=self.total)
+
+    def _shard_count(self) -> int:
+        """Shards listed by the split step (0 if unreadable: progress is only informative)."""
+        try:
+            return len(json.loads(self.shards_index.read_text())["shards"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+
+def snakemake_command(job: Job, manifest: Path, results: Path, options: RunOptions) -> list[str]:
+    command = [sys.executable, "-m", "snakemake", "--cores", str(options.cores)]
+    if options.profile:
+        command += ["--profile", options.profile]
+    config = [f"manifest={manifest}", f"results={results}", *options.config]
+    return [*command, "--config", *config]
+
+
+def run_workflow(job: Job, status: StatusWriter, options: RunOptions) -> Path:
+    """Run snakemake for the job's one video; returns the results folder of that video."""
+    folder = options.workdir / job.uuid
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"id\tsource\ttype\n{job.uuid}\t{job.source}\t{job.video_type}\n")
+    results = folder / "results"
+    progress = Progress(status, results / job.uuid / "work" / "shards" / "index.json")
+    tail: deque[str] = deque(maxlen=40)
+    deadline = time.monotonic() + options.timeout_s if options.timeout_s else None
+    with (folder / "snakemake.log").open("w") as log:
+        process = subprocess.Popen(
+            snakemake_command(job, manifest, results, options),
+            cwd=WORKFLOW_ROOT,
+            env=snakemake_env(options.profile),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        for text in process.stdout:
+            log.write(text)
+            tail.append(text.rstrip())
+            progress.line(text.rstrip())
+            if deadline and time.monotonic() > deadline:
+                process.kill()
+        code = process.wait()
+    if code != 0:
+        raise VsrError(job.source, f"workflow failed (exit {code}): {_error_line(tail)}")
+    return results / job.uuid
+
+
+def _error_line(tail: deque[str]) -> str:
+    """The most telling line of a failed run's log, for status.json."""
+    for text in reversed(tail):
+        if "error" in text.lower() and "Complete log" not in text:
+            return text.strip()
+    return tail[-1] if tail else "no output"
+
+
+def publish(job: Job, video_results: Path, options: RunOptions, s3: Any) -> dict[str, Any]:
+    finals = sorted(video_results.glob("final.*"))
+    if not finals:
+        raise VsrError(video_results, "workflow finished without a final video")
+    final = finals[0]
+    stem = Path(job.source.key).stem
+    dest = job.output.child(job.uuid, f"{stem}_x4{final.suffix}")
+    uploaded = upload_verified(final, dest, s3, content_type=CONTENT_TYPES.get(final.suffix))
+    url = presign_get(dest, options.expiry_s, s3)
+    summary_path = video_results / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    published = {"output": str(dest), "url": url, "url_expires_in_s": options.expiry_s}
+    put_json(job.output.child(job.uuid, "summary.json"), {**summary, **published}, s3)
+    return {**published, "bytes": uploaded["size"], "etag": uploaded["etag"]}
+
+
+def run_job(job: Job, options: RunOptions, s3: Any = None) -> bool:
+    """Run and publish one job; status.json ends at done or failed. True when done."""
+    s3 = s3 or client()
+    status = StatusWriter(job.output, job.uuid, str(job.source), s3)
+    try:
+        status.write("probing")
+        results = run_workflow(job, status, options)
+        status.write("uploading", shards_done=status.last.get("shards_total", 0),
+                     shards_total=status.last.get("shards_total", 0))  # fmt: skip
+        published = publish(job, results, options, s3)
+    except (VsrError, ClientError, BotoCoreError, OSError) as error:
+        message = " ".join(str(error).split())
+        status.write("failed", error=message)
+        print(f"vsr: error: {message}", file=sys.stderr)
+        return False
+    status.write("done", **published)
+    print(f"vsr: done {job.uuid}: {published['output']}", file=sys.stderr)
+    return True
+
+
+def _common_arguments(parser: argparse.ArgumentParser, default_profile: str | None) -> None:
+    parser.add_argument("--output", required=True, help="s3://bucket/prefix for results")
+    parser.add_argument("--profile", default=default_profile, help="snakemake profile folder")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=WORKFLOW_ROOT / "work" / "s3-jobs")
+    parser.add_argument("--url-expiry-s", type=int, default=DEFAULT_PRESIGN_S)
+    parser.add_argument("--job-timeout-s", type=float, default=None)
+    parser.add_argument("--config", nargs="*", default=[], help="extra snakemake KEY=VALUE")
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    profile = args.profile
+    if profile and not (WORKFLOW_ROOT / profile / "config.yaml").exists():
+        profile = None  # an empty profile folder (e.g. profiles/local before it has settings)
+    return RunOptions(
+        profile, args.cores, args.workdir.resolve(), args.url_expiry_s, args.config,
+        args.job_timeout_s,
+    )  # fmt: skip
+
+
+def run_s3_main(argv: list[str]) -> int:
+    """`vsr run-s3 --source s3://... --type anime --uuid U --output s3://...` (head node job)."""
+    parser = argparse.ArgumentParser(prog="vsr run-s3", description=run_s3_main.__doc__)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--type", required=True, choices=VIDEO_TYPES)
+    parser.add_argument("--uuid", required=True)
+    _common_arguments(parser, "profiles/slurm")
+    args = parser.parse_args(argv)
+    try:
+        if not UUID_RE.fullmatch(args.uuid):
+            raise VsrError(args.uuid, "bad uuid (expected lowercase uuidgen form)")
+        job = Job(
+            S3Uri.parse(args.source),
+            args.type,
+            args.uuid,
+            S3Uri.parse(args.output, want_key=False),
+        )
+    except VsrError as error:
+        print(f"vsr: error: {error}", file=sys.stderr)
+        return 2
+    return 0 if run_job(job, _options(args)) else 1
+
+
+def _queue_url(sqs: Any, queue: str) -> str:
+    if queue.startswith(("http://", "https://")):
+        return queue
+    return sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+
+
+def _event_of(body: str) -> dict[str, Any]:
+    """An S3 event from an SQS body (direct, or wrapped by SNS); {} when it is something else."""
+    try:
+        event = json.loads(body)
+        if isinstance(event, dict) and isinstance(event.get("Message"), str):
+            event = json.loads(event["Message"])
+    except json.JSONDecodeError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def accept_messages(messages: list[dict[str, Any]], settings: Settings, s3: Any) -> list[Job]:
+    """Validate and de-duplicate the uploads in a batch of SQS messages; log what is rejected."""
+    jobs = []
+    for message in messages:
+        uploads, rejected = validate_event(_event_of(message["Body"]), settings, s3)
+        new, duplicates = claim_new(uploads, settings.output, s3)
+        for item in rejected + duplicates:
+            print(f"vsr watch: rejected {item['key']!r}: {item['reason']}", file=sys.stderr)
+        for upload in new:
+            print(f"vsr watch: accepted {upload.key!r} as {upload.uuid}", file=sys.stderr)
+            job = Job.from_upload(upload, settings.output)
+            StatusWriter(job.output, job.uuid, str(job.source), s3).write("queued")
+            jobs.append(job)
+    return jobs
+
+
+def main(argv: list[str]) -> int:
+    """`vsr watch --queue NAME --output s3://...`: run the workflow locally for each upload."""
+    parser = argparse.ArgumentParser(prog="vsr watch", description=main.__doc__)
+    parser.add_argument("--queue", required=True, help="SQS queue name or URL fed by the bucket")
+    parser.add_argument("--input-prefix", default="uploads")
+    parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    parser.add_argument("--max-jobs", type=int, default=0, help="stop after N jobs (0: never)")
+    parser.add_argument("--idle-exit-s", type=float, default=0, help="stop when idle this long")
+    parser.add_argument("--poll-s", type=int, default=10, help="SQS long-poll wait (max 20)")
+    _common_arguments(parser, "profiles/local")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings(
+            args.input_prefix.strip("/"), S3Uri.parse(args.output, want_key=False), args.max_bytes
+        )
+        s3, sqs = client("s3"), client("sqs")
+        queue_url = _queue_url(sqs, args.queue)
+    except (VsrError, ClientError, BotoCoreError) as error:
+        print(f"vsr: error: {error}", file=sys.stderr)
+        return 2
+    return _watch_loop(args, settings, s3, sqs, queue_url)
+
+
+def _watch_loop(args: argparse.Namespace, settings: Settings, s3: Any, sqs: Any, url: str) -> int:
+    options, finished, failures = _options(args), 0, 0
+    idle_since = time.monotonic()
+    while not args.max_jobs or finished < args.max_jobs:
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=min(max(args.poll_s, 0), 20)
+            ).get("Messages", [])
+            jobs = accept_messages(messages, settings, s3)
+            for message in messages:
+                # At most once: the claim marker already makes a redelivery a duplicate.
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        except (ClientError, BotoCoreError) as error:
+            print(f"vsr watch: queue or bucket unavailable, retrying: {error}", file=sys.stderr)
+            messages, jobs = [], []
+            time.sleep(5)
+        for job in jobs:
+            failures += 0 if run_job(job, options, s3) else 1
+            finished += 1
+        if jobs or messages:
+            idle_since = time.monotonic()
+        elif args.idle_exit_s and time.monotonic() - idle_since > args.idle_exit_s:
+            break
+    return 1 if failures else 0

@@ -1,0 +1,1 @@
+"""Inference: the frame upscaler, its backends, temporal stabilisation and single images."""

@@ -1,0 +1,1 @@
+"""Measurement: speed benchmarks (local and Slurm) and quality evaluation."""

@@ -1,0 +1,518 @@
+"""`vsr evaluate`: measured quality of the upscalers, the full-reference protocol of SR papers.
+
+High-resolution (HR) frames -> bicubic x1/4 (antialiased) -> model x4 -> PSNR-Y and SSIM-Y with
+a 4-pixel border shaved, next to bicubic x4 of the same input. On real photos (scikit-image) and
+on clips with ground truth (camera moves over real photos rendered at HR, then downscaled), where
+flicker is measured too. Writes metrics.csv, metrics.json, quality.png (plot) and
+crops/<item>.png (bicubic | models | original).
+
+`vsr evaluate video SOURCE FINAL SUMMARY OUT_DIR` makes the per-video panel of the Snakemake
+report instead: a middle frame of the final video beside bicubic x4 of the source, flicker of
+both, and the summary's per-stage timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vsr.errors import VsrError
+from vsr.media import metrics as q
+
+log = logging.getLogger(__name__)
+
+SCALE = 4
+BORDER = 4
+BICUBIC = "bicubic"
+DEFAULT_MODELS = (BICUBIC, "dat-light-x4", "realesrgan-x4plus", "realesr-animevideov3")
+DEFAULT_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "stereo_motorcycle")
+PERCEPTUAL_NOTE = "GAN, trained for perceptual quality, not PSNR"
+PANEL = 96  # HR pixels per side of each crop in the side-by-side pictures
+ZOOM = 2  # nearest-neighbour enlargement of crops, so single pixels can be seen
+
+
+@dataclass
+class Item:
+    """Ground-truth HR frames (one for an image) to degrade, upscale and compare."""
+
+    kind: str  # image | clip
+    name: str
+    frames: list[np.ndarray]
+    lr: list[np.ndarray] = field(default_factory=list)
+    motions: list[tuple[float, float]] = field(default_factory=list)  # clips: camera moves
+
+    def __post_init__(self) -> None:
+        self.frames = [q.crop_to_multiple(q.as_rgb(f), SCALE) for f in self.frames]
+        self.lr = [q.bicubic_down(f, SCALE) for f in self.frames]
+        self.motions = q.clip_motions(self.frames) if self.kind == "clip" else []
+
+
+def photo(name: str) -> np.ndarray:
+    from skimage import data
+
+    loader = getattr(data, name, None)
+    if loader is None or name.startswith("_"):
+        raise VsrError(name, "not a scikit-image sample photo (e.g. astronaut, coffee, chelsea)")
+    loaded = loader()
+    return q.as_rgb(loaded[0] if isinstance(loaded, tuple) else loaded)  # stereo: left view
+
+
+def image_items(names: list[str], crop: int) -> list[Item]:
+    return [Item("image", name, [q.centre_crop(photo(name), crop)]) for name in names]
+
+
+def pan_clip(frames: int, width: int, height: int) -> list[np.ndarray]:
+    """A pure horizontal pan, 1.5 HR pixels (3/8 LR pixel) per frame, over the coffee photo."""
+    from skimage import data
+
+    canvas = q.as_rgb(data.coffee())
+    top = (canvas.shape[0] - height) // 2
+    image = Image.fromarray(canvas[top : top + height])
+    return [
+        np.asarray(
+            image.transform(
+                (width, height),
+                Image.Transform.AFFINE,
+                (1, 0, 1.5 * i, 0, 1, 0),
+                Image.Resampling.BICUBIC,
+            )
+        )
+        for i in range(frames)
+    ]
+
+
+def clip_items(frames: int, width: int, height: int) -> list[Item]:
+    """The bundled sample's camera move (pan, zoom, tilt; slowed to 1/8 its speed) and a pan."""
+    from vsr.media.sample import ClipSpec, render_frames
+
+    move = render_frames(ClipSpec(width=width, height=height, frames=8 * frames, flash_frames=()))
+    middle = 4 * frames - frames // 2
+    return [
+        Item("clip", "sample-move", move[middle : middle + frames]),
+        Item("clip", "pan", pan_clip(frames, width, height)),
+    ]
+
+
+def file_items(paths: list[str], crop: int, frames: int) -> list[Item]:
+    """The user's own HR images (any PIL format) and videos (the first `frames` frames)."""
+    items = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise VsrError(path, "HR file not found")
+        try:
+            items.append(Item("image", path.stem, [q.centre_crop(_read_image(path), crop)]))
+        except OSError:
+            items.append(Item("clip", path.stem, _read_video(path, frames)))
+    return items
+
+
+def _read_image(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _read_video(path: Path, frames: int) -> list[np.ndarray]:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            decoded = (f.to_ndarray(format="rgb24") for f in container.decode(video=0))
+            result = [frame for _, frame in zip(range(frames), decoded, strict=False)]
+    except av.error.FFmpegError as error:
+        raise VsrError(path, f"neither an image nor a readable video ({error})") from None
+    if len(result) < 2:
+        raise VsrError(path, "a clip needs at least two frames")
+    return result
+
+
+class Runner:
+    """Upscales LR frames with one model (loaded once); `bicubic` needs no model."""
+
+    def __init__(self, model: str, device: str, tile: int, threads: int | None):
+        self.model = model
+        self.upscaler = None
+        if model != BICUBIC:
+            from vsr.infer.upscaler import Upscaler
+
+            self.upscaler = Upscaler(model, device=device, tile=tile, threads=threads)
+
+    def run(self, lr: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+        start = time.perf_counter()
+        if self.upscaler is None:
+            out = [q.bicubic_up(frame, SCALE) for frame in lr]
+        else:
+            out = list(self.upscaler.upscale(np.stack(lr)))
+        return out, time.perf_counter() - start
+
+
+def is_perceptual(model: str) -> bool:
+    return model.startswith("realesr")
+
+
+def score(item: Item, model: str, out: list[np.ndarray], seconds: float) -> dict[str, Any]:
+    pairs = list(zip(out, item.frames, strict=True))
+    row: dict[str, Any] = {
+        "kind": item.kind,
+        "item": item.name,
+        "model": model,
+        "hr_size": f"{item.frames[0].shape[1]}x{item.frames[0].shape[0]}",
+        "frames": len(out),
+        "psnr_y": float(np.mean([q.psnr_y(o, h, BORDER) for o, h in pairs])),
+        "ssim_y": float(np.mean([q.ssim_y(o, h, BORDER) for o, h in pairs])),
+        "seconds": seconds,
+        "note": PERCEPTUAL_NOTE if is_perceptual(model) else "",
+    }
+    if item.kind == "clip":
+        row["temporal_change"] = q.temporal_change(out, BORDER)
+        row["temporal_change_gt"] = q.temporal_change(item.frames, BORDER)
+        row["temporal_error"] = q.temporal_error(out, item.frames, BORDER)
+        row["warping_error"] = q.warping_error(out, item.motions, BORDER)
+        row["warping_error_gt"] = q.warping_error(item.frames, item.motions, BORDER)
+    return row
+
+
+def add_gains(rows: list[dict[str, Any]]) -> None:
+    """Each row's gain over bicubic on the same item (PSNR dB, SSIM, flicker ratio)."""
+    base = {r["item"]: r for r in rows if r["model"] == BICUBIC}
+    for row in rows:
+        ref = base.get(row["item"])
+        if ref is None:
+            continue
+        row["psnr_gain_db"] = row["psnr_y"] - ref["psnr_y"]
+        row["ssim_gain"] = row["ssim_y"] - ref["ssim_y"]
+        if "warping_error" in row:
+            row["flicker_vs_bicubic"] = row["warping_error"] / ref["warping_error"]
+
+
+@dataclass
+class Options:
+    models: list[str]
+    stabilize: float = 0.0
+    device: str = "auto"
+    tile: int = 0
+    threads: int | None = None
+
+
+def evaluate(items: list[Item], options: Options) -> tuple[list[dict[str, Any]], dict]:
+    """Every model on every item: metric rows, and the outputs kept for the pictures."""
+    from vsr.infer.temporal import stabilise
+
+    rows, outputs = [], {}
+    for model in options.models:
+        runner = Runner(model, options.device, options.tile, options.threads)
+        for item in items:
+            out, seconds = runner.run(item.lr)
+            rows.append(score(item, model, out, seconds))
+            outputs[item.name, model] = out
+            log.info("%s on %s: PSNR-Y %.2f dB", model, item.name, rows[-1]["psnr_y"])
+            if item.kind == "clip" and options.stabilize and model != BICUBIC:
+                steady = stabilise(item.lr, out, options.stabilize)
+                rows.append(score(item, f"{model}+stabilize{options.stabilize:g}", steady, 0.0))
+    add_gains(rows)
+    return rows, outputs
+
+
+def means(rows: list[dict[str, Any]], kind: str) -> dict[str, dict[str, float]]:
+    """Per-model averages over the items of one kind."""
+    keys = ("psnr_y", "ssim_y", "psnr_gain_db", "ssim_gain", "temporal_error", "warping_error")
+    keys += ("warping_error_gt", "flicker_vs_bicubic")
+    result: dict[str, dict[str, float]] = {}
+    for model in dict.fromkeys(r["model"] for r in rows if r["kind"] == kind):
+        chosen = [r for r in rows if r["kind"] == kind and r["model"] == model]
+        result[model] = {k: float(np.mean([r[k] for r in chosen])) for k in keys if k in chosen[0]}
+    return result
+
+
+def write_tables(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(out_dir / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    report = {
+        "protocol": {
+            "degradation": "bicubic x1/4, antialiased (PIL), uint8",
+            "metrics": "PSNR and SSIM (Gaussian 11x11, sigma 1.5) on BT.601 Y (16-235)",
+            "border_px": BORDER,
+            "flicker": (
+                "temporal_error = mean |dY_out - dY_gt| between consecutive frames; "
+                "warping_error = mean |Y[t+1] - warp(Y[t])| with the ground truth's global motion; "
+                "flicker_vs_bicubic = warping_error / bicubic's"
+            ),
+            "perceptual_models": PERCEPTUAL_NOTE,
+        },
+        "mean_images": means(rows, "image"),
+        "mean_clips": means(rows, "clip"),
+        "rows": rows,
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def plot(rows: list[dict[str, Any]], out: Path) -> None:
+    """Grouped bars: PSNR-Y and SSIM-Y per item and model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = list(dict.fromkeys(r["item"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    lookup = {(r["item"], r["model"]): r for r in rows}
+    figure, axes = plt.subplots(2, 1, figsize=(max(8, 1.3 * len(items)), 7), sharex=True)
+    width = 0.8 / len(models)
+    for axis, metric, unit in ((axes[0], "psnr_y", "PSNR-Y (dB)"), (axes[1], "ssim_y", "SSIM-Y")):
+        for index, model in enumerate(models):
+            values = [lookup.get((i, model), {}).get(metric, np.nan) for i in items]
+            label = f"{model} ({PERCEPTUAL_NOTE})" if is_perceptual(model) else model
+            axis.bar(np.arange(len(items)) + index * width, values, width, label=label)
+        axis.set_ylabel(unit)
+        axis.grid(axis="y", alpha=0.3)
+    low = np.nanmin([r["psnr_y"] for r in rows])
+    axes[0].set_ylim(max(0.0, low - 3), None)
+    axes[1].set_xticks(np.arange(len(items)) + 0.4 - width / 2, items, rotation=20)
+    axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+    axes[0].set_title(
+        f"x{SCALE} from bicubic-downscaled real photos and clips ({BORDER}-px border)"
+    )
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
+def labelled(image: np.ndarray, label: str, zoom: int = ZOOM) -> Image.Image:
+    """A crop enlarged (nearest) with its label above it."""
+    tile = Image.fromarray(image).resize(
+        (image.shape[1] * zoom, image.shape[0] * zoom), Image.Resampling.NEAREST
+    )
+    canvas = Image.new("RGB", (tile.width, tile.height + 28), "white")
+    canvas.paste(tile, (0, 28))
+    draw = ImageDraw.Draw(canvas)
+    for line, text in enumerate(label.split("\n")[:2]):
+        draw.text((3, 2 + 13 * line), text[: tile.width // 6], fill="black")
+    return canvas
+
+
+def side_by_side(panels: list[tuple[np.ndarray, str]], out: Path, zoom: int = ZOOM) -> None:
+    tiles = [labelled(image, label, zoom) for image, label in panels]
+    strip = Image.new("RGB", (sum(t.width + 4 for t in tiles) - 4, tiles[0].height), "white")
+    left = 0
+    for tile in tiles:
+        strip.paste(tile, (left, 0))
+        left += tile.width + 4
+    strip.save(out)
+
+
+def crops(items: list[Item], rows: list[dict], outputs: dict, out_dir: Path) -> list[Path]:
+    """crops/<item>.png: the most detailed window, bicubic | each model | original."""
+    folder = out_dir / "crops"
+    folder.mkdir(exist_ok=True)
+    lookup = {(r["item"], r["model"]): r for r in rows}
+    written = []
+    for item in items:
+        frame = len(item.frames) // 2
+        truth = item.frames[frame]
+        size = min(PANEL, *truth.shape[:2])
+        top, left = q.detail_window(truth, size)
+        window = (slice(top, top + size), slice(left, left + size))
+        panels = []
+        for (name, model), out in outputs.items():
+            if name == item.name:
+                row = lookup[name, model]
+                label = f"{model}\n{row['psnr_y']:.2f} dB / {row['ssim_y']:.3f}"
+                panels.append((out[frame][window], label))
+        panels.append((truth[window], "original (HR)"))
+        path = folder / f"{item.name}.png"
+        side_by_side(panels, path)
+        written.append(path)
+    return written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vsr evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
+    parser.add_argument(
+        "--images",
+        nargs="*",
+        default=list(DEFAULT_IMAGES),
+        help="scikit-image photos (none: skip images)",
+    )
+    parser.add_argument("--hr", nargs="*", default=[], help="your own HR images or videos")
+    parser.add_argument("--crop", type=int, default=256, help="HR centre crop side (0: whole)")
+    parser.add_argument("--clip-frames", type=int, default=12, help="0: no clips")
+    parser.add_argument("--clip-size", default="256x144", help="HR clip size WxH")
+    parser.add_argument(
+        "--stabilize",
+        type=float,
+        default=0.0,
+        help="also score clips with temporal stabilisation of this strength",
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--tile", type=int, default=0)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("-o", "--out", default="results/evaluate")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        if argv[:1] == ["video"]:
+            return video_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        items = collect_items(args)
+        out_dir = Path(args.out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        options = Options(args.models, args.stabilize, args.device, args.tile, args.threads)
+        rows, outputs = evaluate(items, options)
+        report = write_tables(rows, out_dir)
+        plot(rows, out_dir / "quality.png")
+        crops(items, rows, outputs, out_dir)
+        print(format_means(report))
+        print(out_dir / "metrics.json")
+    except (VsrError, ValueError) as error:
+        print(f"vsr evaluate: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def collect_items(args: argparse.Namespace) -> list[Item]:
+    if args.crop < 0 or args.clip_frames < 0 or args.clip_frames == 1:
+        raise VsrError(f"--crop {args.crop} --clip-frames {args.clip_frames}", "out of range")
+    items = image_items(args.images, args.crop) + file_items(args.hr, args.crop, args.clip_frames)
+    if args.clip_frames:
+        width, height = parse_size(args.clip_size)
+        items += clip_items(args.clip_frames, width, height)
+    if not items:
+        raise VsrError("vsr evaluate", "nothing to evaluate (no images, files or clips)")
+    return items
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VsrError(text, "size must be WIDTHxHEIGHT, e.g. 256x144") from None
+    if width < 4 * SCALE or height < 4 * SCALE:
+        raise VsrError(text, f"size must be at least {4 * SCALE}x{4 * SCALE}")
+    return width, height
+
+
+def format_means(report: dict[str, Any]) -> str:
+    lines = []
+    for kind in ("mean_images", "mean_clips"):
+        for model, values in report[kind].items():
+            text = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+            lines.append(f"{kind[5:]:6s} {model:40s} {text}")
+    return "\n".join(lines)
+
+
+# --- the per-video panel of the Snakemake report -------------------------------------------
+
+
+def frames_at(path: str, offset_s: float, count: int, quarter_turns: int = 0) -> list[np.ndarray]:
+    """`count` RGB frames from `offset_s` after the video's start (seeking: cheap on long ones)."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        start_s = float((stream.start_time or 0) * stream.time_base) + offset_s
+        if offset_s > 0:
+            container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+        result = []
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time < start_s - 1e-3:
+                continue
+            rgb = frame.to_ndarray(format="rgb24")
+            result.append(np.ascontiguousarray(np.rot90(rgb, quarter_turns)))
+            if len(result) == count:
+                break
+    if not result:
+        raise VsrError(path, f"no frame at {offset_s:.3f} s")
+    return result
+
+
+def video_panel(source: str, final: str, summary_json: str, out_dir: Path) -> dict[str, Any]:
+    """panel.png (bicubic x4 of the source | the final video, middle frame) and quality.json."""
+    summary = json.loads(Path(summary_json).read_text())
+    video = summary["probe"]["video"]
+    turns = (video.get("rotation", 0) // 90) % 4
+    frames, rate = summary["frames"], _fraction(summary["fps"])
+    start_s = max(frames // 2 - 2, 0) / rate
+    count = min(frames, 5)
+    low = frames_at(source, start_s, count, turns)
+    high = frames_at(final, start_s, count)
+    bicubic = [q.resize(f, h.shape[1], h.shape[0]) for f, h in zip(low, high, strict=False)]
+    shown = min(len(high), len(bicubic)) // 2  # the middle frame of the five
+    psnr = q.psnr_y(high[shown], bicubic[shown], BORDER)
+    result = {
+        "id": summary["id"],
+        "model": summary["model"],
+        "frame_time_s": start_s,
+        "flicker_final": q.temporal_change(high) if len(high) > 1 else None,
+        "flicker_bicubic": q.temporal_change(bicubic) if len(bicubic) > 1 else None,
+        "psnr_y_final_vs_bicubic": psnr if np.isfinite(psnr) else None,
+        "stages": summary["stages"],
+    }
+    side_by_side(
+        [(bicubic[shown], "bicubic x4 of source"), (high[shown], f"final ({summary['model']})")],
+        out_dir / "panel.png",
+        zoom=1 if high[shown].shape[1] > 640 else ZOOM,
+    )
+    (out_dir / "quality.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out_dir / "quality.html").write_text(quality_html(result))
+    return result
+
+
+def _fraction(text: str) -> float:
+    numerator, _, denominator = str(text).partition("/")
+    return float(numerator) / float(denominator or 1)
+
+
+def quality_html(result: dict[str, Any]) -> str:
+    rows = [
+        ("flicker, final (mean |dY| between frames)", result["flicker_final"]),
+        ("flicker, bicubic x4 of source", result["flicker_bicubic"]),
+        ("PSNR-Y final vs bicubic (dB; not a quality score)", result["psnr_y_final_vs_bicubic"]),
+    ] + [
+        (
+            f"{stage}: seconds / jobs / fps",
+            f"{t['seconds']:.2f} / {t['jobs']} / {t.get('fps', float('nan')):.2f}",
+        )
+        for stage, t in result["stages"].items()
+    ]
+    cells = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v if isinstance(v, str) else _num(v)}</td></tr>"
+        for k, v in rows
+    )
+    title = html.escape(f"{result['id']} ({result['model']})")
+    return f"<html><body><h3>{title}</h3><table border=1>{cells}</table></body></html>\n"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def video_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vsr evaluate video")
+    for name in ("source", "final", "summary", "out_dir"):
+        parser.add_argument(name)
+    args = parser.parse_args(argv)
+    for path in (args.source, args.final, args.summary):
+        if not Path(path).is_file():
+            raise VsrError(path, "file not found")
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(video_panel(args.source, args.final, args.summary, out_dir))[:2000])
+    return 0

@@ -1,0 +1,1 @@
+"""Media: probing, colour, decoding/encoding helpers, test clips and picture metrics."""

@@ -1,0 +1,140 @@
+"""The `assemble` step: concatenate the segments and mux the source's other streams by stream copy.
+
+Video packets keep the exact source timestamps the encode step gave them, and audio, subtitle and
+attachment streams are copied with their own, so sync is whatever the source had, to the tick.
+Packets from the two inputs are merged in time order: a long film never piles up in memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vsr.errors import VsrError
+from vsr.media.probe import open_media
+from vsr.util import StepTimer, atomic_output, read_json
+
+log = logging.getLogger(__name__)
+COPIED_TYPES = {"audio", "subtitle"}
+MP4_ONLY = {"mov_text"}  # subtitle codecs FFmpeg's Matroska muxer refuses
+MUXER = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
+# Stream metadata worth keeping; encoder/handler names describe the source's files, not ours.
+KEPT_TAGS = {"language", "title"}
+
+
+def _packet_time(packet: av.Packet) -> Fraction:
+    ts = packet.dts if packet.dts is not None else packet.pts
+    return Fraction(ts or 0) * packet.time_base
+
+
+def _timed(
+    packets: Iterator[av.Packet], order: int
+) -> Iterator[tuple[Fraction, int, int, av.Packet]]:
+    for seq, packet in enumerate(packets):
+        if packet.size == 0:  # demuxer flush marker, not data
+            continue
+        yield _packet_time(packet), order, seq, packet
+
+
+def _segment_packets(segments: list[str]) -> Iterator[av.Packet]:
+    for path in segments:
+        with av.open(path) as container:
+            yield from container.demux(container.streams.video[0])
+
+
+def assemble(
+    source: str,
+    probe_json: str,
+    segments: list[str],
+    out: str,
+    *,
+    timing_json: str | None = None,
+) -> dict[str, Any]:
+    """Write the final video `out` (.mp4 or .mkv) from the segments and the source's streams."""
+    info = read_json(probe_json)
+    suffix = Path(out).suffix.lower()
+    if suffix not in MUXER:
+        raise VsrError(out, f"unsupported output container {suffix!r} (use .mp4 or .mkv)")
+    if suffix != ".mkv" and info["container_out"] == "mkv":
+        raise VsrError(out, "the source has streams MP4 cannot hold by copy; use a .mkv output")
+    if not segments:
+        raise VsrError(source, "no segments to assemble")
+    options = {"movflags": "+faststart"} if suffix in {".mp4", ".mov"} else {}
+    with (
+        StepTimer("assemble", timing_json),
+        atomic_output(out) as tmp,
+        open_media(source) as src,
+        av.open(segments[0]) as first,
+        av.open(str(tmp), "w", format=MUXER[suffix], options=options) as dst,
+    ):
+        video_out, copied = _add_streams(src, first, dst, info["video"]["index"])
+        frames = _mux(src, segments, dst, video_out, copied)
+    return {"frames": frames, "streams_copied": len(copied), "output": out}
+
+
+def _add_streams(src, first_segment, dst, video_index: int):
+    """Output streams: the segments' video, then the source's audio/subtitles, attachments and
+    chapters, with their language, title and disposition."""
+    dst.metadata.update(_clean_tags(src.metadata, keep_all=True))
+    video_out = dst.add_stream_from_template(first_segment.streams.video[0])
+    video_out.time_base = first_segment.streams.video[0].time_base
+    _copy_tags(src.streams[video_index], video_out)
+    copied: dict[int, Any] = {}
+    for stream in src.streams:
+        if stream.index == video_index:
+            continue
+        if stream.type == "attachment":
+            dst.add_attachment(stream.name, stream.mimetype, stream.data)
+        elif dst.format.name == "matroska" and _codec(stream) in MP4_ONLY:
+            # MKV was chosen for another stream; this one cannot be copied into it.
+            log.warning("dropping %s stream #%d: not storable in MKV", _codec(stream), stream.index)
+        elif stream.type in COPIED_TYPES:
+            copied[stream.index] = dst.add_stream_from_template(stream)
+            _copy_tags(stream, copied[stream.index])
+    if src.chapters():
+        dst.set_chapters(src.chapters())
+    return video_out, copied
+
+
+def _mux(src, segments: list[str], dst, video_out, copied: dict[int, Any]) -> int:
+    """Write video packets from the segments and copied packets from the source, in time order."""
+    video_packets = _timed(_segment_packets(segments), 0)
+    source_packets = _timed(src.demux([src.streams[i] for i in copied]) if copied else iter(()), 1)
+    frames = 0
+    for _, _, _, packet in heapq.merge(video_packets, source_packets):
+        if packet.stream.type == "video":
+            packet.stream = video_out
+            frames += 1
+        else:
+            packet.stream = copied[packet.stream.index]
+        dst.mux(packet)
+    return frames
+
+
+def _codec(stream: av.stream.Stream) -> str | None:
+    """Codec name; data streams (e.g. QuickTime chapter tracks) have no codec context."""
+    return stream.codec_context.name if stream.codec_context is not None else None
+
+
+def _clean_tags(tags: dict[str, str], keep_all: bool = False) -> dict[str, str]:
+    drop = {
+        "encoder",
+        "handler_name",
+        "vendor_id",
+        "major_brand",
+        "minor_version",
+        "compatible_brands",
+        "creation_time",
+    }
+    return {k: v for k, v in tags.items() if (keep_all and k.lower() not in drop) or k in KEPT_TAGS}
+
+
+def _copy_tags(src_stream: av.stream.Stream, dst_stream: av.stream.Stream) -> None:
+    dst_stream.metadata.update(_clean_tags(src_stream.metadata))
+    dst_stream.disposition = src_stream.disposition

@@ -1,0 +1,233 @@
+"""The `upscale` step (the GPU job): one lossless shard in, one 4x lossless shard out.
+
+Decoding, inference and writing run in three threads joined by small queues, so the model never
+waits on video I/O (PyAV and torch both release the GIL in their heavy calls). Frames go to the
+model in batches, and colour conversion uses the source's own matrix and range both ways.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import av
+import numpy as np
+
+from vsr.infer.temporal import TemporalStabilizer
+from vsr.media import colour
+from vsr.media.videoio import LosslessWriter, read_frames
+from vsr.util import StepTimer, atomic_output, read_json, write_json
+
+log = logging.getLogger(__name__)
+_DONE = object()
+
+
+class Progress:
+    """Frames done, frames/s and ETA: logged every few seconds and written to a JSON file."""
+
+    def __init__(self, label: str, total: int, path: str | None, every_s: float = 2.0):
+        self.label, self.total, self.path, self.every_s = label, total, path, every_s
+        self.done, self.start, self.last = 0, time.perf_counter(), 0.0
+
+    def update(self, frames: int) -> None:
+        self.done += frames
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or self.done >= self.total:
+            self.last = now
+            self._report(now - self.start)
+
+    def _report(self, elapsed: float) -> None:
+        fps = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / fps if fps > 0 else None
+        eta_text = f"{eta:.0f} s" if eta is not None else "?"
+        log.info(
+            "%s: %d/%d frames, %.2f fps, ETA %s", self.label, self.done, self.total, fps, eta_text
+        )
+        if self.path:
+            write_json(
+                self.path,
+                {
+                    "label": self.label,
+                    "done": self.done,
+                    "total": self.total,
+                    "fps": fps,
+                    "eta_s": eta,
+                    "elapsed_s": elapsed,
+                },
+            )
+
+    @property
+    def fps(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+
+def _threaded(produce: Iterator[Any], maxsize: int) -> Iterator[Any]:
+    """Run an iterator in a background thread; re-raise its error in the consumer."""
+    items: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for item in produce:
+                items.put(item)
+        except BaseException as exc:  # handed to the consumer below
+            failure.append(exc)
+        finally:
+            items.put(_DONE)
+
+    threading.Thread(target=run, daemon=True).start()
+    while (item := items.get()) is not _DONE:
+        yield item
+    if failure:
+        raise failure[0]
+
+
+class _Sink:
+    """Consumes items in a background thread; `close` waits and re-raises its error."""
+
+    def __init__(self, consume: Callable[[Any], None], maxsize: int):
+        self.items: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+        self.failure: list[BaseException] = []
+        self.consume = consume
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.items.get()) is not _DONE:
+            if not self.failure:
+                try:
+                    self.consume(item)
+                except BaseException as exc:
+                    self.failure.append(exc)
+
+    def put(self, item: Any) -> None:
+        if self.failure:
+            raise self.failure[0]
+        self.items.put(item)
+
+    def close(self) -> None:
+        self.items.put(_DONE)
+        self.thread.join()
+        if self.failure:
+            raise self.failure[0]
+
+
+def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+# Keys of the config's `upscale` section that are `Upscaler` options as they are.
+UPSCALER_OPTIONS = ("device", "batch_size", "tile", "tile_overlap", "memory_budget_mb", "backend")
+
+
+def make_upscaler(model: str, settings: dict[str, Any], threads: int | None = None) -> Any:
+    """An `Upscaler` configured from the config's `upscale` section."""
+    from vsr.infer.upscaler import (
+        Upscaler,  # torch import is slow: only the step that needs it pays
+    )
+
+    options = {key: settings[key] for key in UPSCALER_OPTIONS if key in settings}
+    precision = resolve_precision(settings.get("precision", "auto"), options.get("device", "auto"))
+    return Upscaler(model, precision=precision, threads=threads, **options)
+
+
+def upscale_shard(
+    shard: str,
+    probe_json: str,
+    out: str,
+    *,
+    model: str,
+    settings: dict[str, Any] | None = None,
+    threads: int | None = None,
+    progress_json: str | None = None,
+    timing_json: str | None = None,
+    upscaler: Any = None,
+) -> dict[str, Any]:
+    """Upscale every frame of `shard` into the lossless 4x shard `out`.
+
+    `settings` is the config's `upscale` section (model options and `stabilize`)."""
+    settings = settings or {}
+    video = read_json(probe_json)["video"]
+    rgb_fmt, matrix = colour.rgb_format(video), colour.sws_matrix(video)
+    range_, out_fmt = colour.colour_range(video), colour.output_format(video)
+    quarter_turns = (video.get("rotation", 0) // 90) % 4
+    height, width = video["height"], video["width"]
+    if quarter_turns % 2:
+        height, width = width, height
+
+    def decoded() -> Iterator[np.ndarray]:
+        for frame in read_frames(shard):
+            rgb = frame.to_ndarray(format=rgb_fmt, src_colorspace=matrix, src_color_range=range_)
+            # Display rotation is applied to the pixels, so the output needs no rotation tag.
+            yield np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
+
+    with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
+        if upscaler is None:
+            upscaler = make_upscaler(model, settings, threads)
+        scale = upscaler.scale
+        # GANs add detail that can differ frame to frame; the stabiliser carries it along the
+        # camera motion instead (docs/quality.md measures it). 8-bit frames only.
+        stabilize = settings.get("stabilize", 0.0)
+        stabilizer = (
+            TemporalStabilizer(stabilize, scale) if stabilize and rgb_fmt == "rgb24" else None
+        )
+        writer = LosslessWriter(tmp, width * scale, height * scale, out_fmt, codec="x264")
+
+        def write(batch: np.ndarray) -> None:
+            for rgb in batch:
+                frame = av.VideoFrame.from_ndarray(rgb, format=rgb_fmt)
+                writer.write(
+                    frame.reformat(
+                        format=out_fmt,
+                        dst_colorspace=matrix,
+                        src_color_range="JPEG",
+                        dst_color_range=range_,
+                    )
+                )
+
+        progress = Progress(f"upscale {shard}", _frame_count(shard), progress_json)
+        with writer:
+            sink = _Sink(write, maxsize=2)
+            try:
+                for batch in _threaded(
+                    _batches(decoded(), settings.get("batch_size", 1)), maxsize=2
+                ):
+                    upscaled = upscaler.upscale(batch)
+                    if stabilizer is not None:
+                        pairs = zip(batch, upscaled, strict=True)
+                        upscaled = np.stack([stabilizer.apply(lr, sr) for lr, sr in pairs])
+                    sink.put(upscaled)
+                    progress.update(len(batch))
+            finally:
+                sink.close()
+        timer.extra.update(frames=progress.done, fps=progress.fps, model=model)
+    return {"frames": progress.done, "fps": progress.fps}
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """`auto`: fp16 where a CUDA GPU will run the model, fp32 elsewhere."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    return "fp16" if on_cuda else "fp32"
+
+
+def _frame_count(path: str) -> int:
+    with av.open(path) as container:
+        return int(container.streams.video[0].frames or 0) or sum(
+            1 for _ in container.demux(container.streams.video[0]) if _.size
+        )

@@ -1,0 +1,1 @@
+"""Driving the Snakemake workflow: manifests, the command line, progress, `vsr upscale`/`demo`."""

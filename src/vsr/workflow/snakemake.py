@@ -1,0 +1,55 @@
+"""The one place that builds a Snakemake command line and its environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from vsr import WORKFLOW_ROOT
+
+
+def profile_dir(profile: str) -> Path:
+    """`local`/`slurm` name the bundled profiles; anything else is a profile folder."""
+    bundled = WORKFLOW_ROOT / "profiles" / profile
+    return bundled if bundled.is_dir() else Path(profile).resolve()
+
+
+def snakemake_command(
+    workdir: Path,
+    config: dict[str, str],
+    *,
+    cores: int,
+    profile: str = "local",
+    extra: list[str] | None = None,
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(WORKFLOW_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(profile_dir(profile)),
+        "--cores",
+        str(cores),
+    ]
+    if config:
+        command += ["--config", *(f"{k}={v}" for k, v in config.items())]
+    return command + list(extra or [])
+
+
+def snakemake_env(profile: str | None) -> dict[str, str]:
+    """The environment to start Snakemake in for this profile.
+
+    Snakemake imports every installed executor plugin at start-up, and the Slurm one runs
+    `scontrol show config`, which waits ~10 s for a controller wherever the Slurm client is
+    installed but no cluster runs. Runs with the local profile never use Slurm, so its tools
+    get an empty configuration there and fail at once (None: no profile, the local executor)."""
+    env = dict(os.environ)
+    local = profile_dir("local")
+    if profile is None or local in {profile_dir(profile), (WORKFLOW_ROOT / profile).resolve()}:
+        env["SLURM_CONF"] = os.devnull
+    return env

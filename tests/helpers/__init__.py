@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: running the workflow, reading media, stand-in services."""
