@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-HANDLER_MODULE = SRC / "vsr" / "trigger.py"
+HANDLER_MODULE = SRC / "vsr" / "cloud" / "trigger.py"
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 
