@@ -34,6 +34,7 @@ def _step_parser(sub: argparse._SubParsersAction) -> None:
     p = steps.add_parser("probe")
     p.add_argument("source")
     p.add_argument("out")
+    p.add_argument("--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)")
     p.add_argument("--timing")
 
     p = steps.add_parser("split")
@@ -121,11 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_step(args: argparse.Namespace) -> None:
     if args.step == "probe":
-        from vsr.media.probe import write_probe
+        from vsr.media.picture import write_probe
         from vsr.util import StepTimer
 
         with StepTimer("probe", args.timing):
-            write_probe(args.source, args.out)
+            write_probe(args.source, args.out, json.loads(args.picture))
     elif args.step == "split":
         from vsr.steps.split import split
         from vsr.util import StepTimer
