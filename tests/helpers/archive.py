@@ -70,3 +70,45 @@ def soft_telecine(source: Path, out: Path) -> Path:
     )  # fmt: skip
     es.unlink()
     return out
+
+
+DV_BFF = ("-c:v", "dvvideo", "-pix_fmt", "yuv411p", "-top", "0")
+AC3_PS = ("-c:a", "ac3", "-f", "vob")
+PCM = ("-c:a", "pcm_s16le", "-ar", "48000")
+
+
+def variants(folder: Path, width: int = 160, height: int = 120) -> dict[str, Path]:
+    """The archive variants of two real-photo pans: one at 60000/1001 (woven into 30000/1001
+    interlaced frames, motion between fields) and one 24000/1001 film (telecined)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    v60 = base_clip(folder, "v60", width=width, height=height, frames=60, rate="60000/1001")
+    film = base_clip(folder, "film", width=width, height=height, frames=40, rate="24000/1001")
+    made = {"v60": v60, "film": film}
+    made["tff_ps"] = interlace(v60, folder / "tff.mpg", "tff", *MPEG2_TFF, *AC3_PS)
+    made["tff_mxf"] = interlace(v60, folder / "tff.mxf", "tff", *MPEG2_TFF, *PCM, "-f", "mxf")
+    made["bff_ps"] = interlace(v60, folder / "bff.mpg", "bff", *MPEG2_BFF, *AC3_PS)
+    dv_source = folder / "v60_720.mp4"
+    ffmpeg("-i", str(v60), "-vf", "scale=720:480", "-c:v", "libx264", "-qp", "0", "-c:a", "copy",
+           str(dv_source))  # fmt: skip
+    made["bff_dv"] = interlace(dv_source, folder / "bff_dv.avi", "bff", *DV_BFF, *PCM)
+    made["hard_ps"] = hard_telecine(film, folder / "hard.mpg", *MPEG2_TFF, *AC3_PS)
+    made["hard_mxf"] = hard_telecine(film, folder / "hard.mxf", *MPEG2_TFF, *PCM, "-f", "mxf")
+    made["soft_ps"] = soft_telecine(film, folder / "soft.mpg")
+    made["prog_mov"] = folder / "prog.mov"
+    ffmpeg("-i", str(film), "-c:v", "prores_ks", *PCM, str(made["prog_mov"]))
+    return made
+
+
+def letterbox(source: Path, out: Path, top: int, bottom: int, left: int, right: int,
+              sar: str = "1") -> Path:  # fmt: skip
+    """Bars around the picture (black, limited range), size kept; `sar` tags anamorphic pixels."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=width,height", "-of", "csv=p=0", str(source)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().split(",")  # fmt: skip
+    w, h = int(probe[0]), int(probe[1])
+    inner = f"scale={w - left - right}:{h - top - bottom}"
+    ffmpeg("-i", str(source), "-vf", f"{inner},pad={w}:{h}:{left}:{top}:black,setsar={sar}",
+           "-c:v", "libx264", "-crf", "12", "-c:a", "copy", str(out))  # fmt: skip
+    return out
