@@ -24,6 +24,7 @@ from vsr.media.filters import FilterChain
 from vsr.media.picture import output_geometry
 
 RETIMED = {"ivtc", "soft_retime"}
+GUARDED = {"bwdif_frame", "bwdif_field"}
 
 
 def _filters(mode: str, order: str) -> list[tuple[str, str]]:
@@ -91,6 +92,9 @@ class FieldPipeline:
             "frames_in": self.frames_in,
         }
 
+    def _step(self) -> int:
+        return round(1 / (self.source_rate or 25) / self.source_time_base) or 1
+
     def _timed(self, frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
         """Source frames with a usable, increasing pts (filters need one)."""
         step = round(1 / (self.source_rate or 25) / self.source_time_base) or 1
@@ -127,6 +131,7 @@ class FieldPipeline:
             yield from frames
             return
         chain = None
+        first = last = None
         for frame in frames:
             if chain is None:
                 chain = FilterChain(
@@ -138,9 +143,35 @@ class FieldPipeline:
                     sar=self.sar,
                     frame_rate=self.source_rate,
                 )
-            yield from chain.push(frame)
-        if chain is not None:
-            yield from chain.push(None)
+                first = frame.pts
+                if self.mode in GUARDED:
+                    chain.push(_guard(frame, frame.pts - self._step()))
+            last = frame.pts
+            yield from self._inside(chain.push(frame), first, None)
+        if chain is None:
+            return
+        if self.mode in GUARDED:
+            yield from self._inside(chain.push(_guard(frame, last + self._step())), first, last)
+        yield from self._inside(chain.push(None), first, last)
+
+    def _inside(self, frames, first: int, last: int | None) -> Iterator[av.VideoFrame]:
+        """Frames that come from the real ones, not from the guard frames."""
+        end = None if last is None else (last + self._step()) * self.source_time_base
+        for out in frames:
+            t = out.pts * out.time_base
+            if t >= first * self.source_time_base and (end is None or t < end):
+                yield out
+
+
+def _guard(like: av.VideoFrame, pts: int) -> av.VideoFrame:
+    """A black frame before the first (and after the last) real one. bwdif takes a missing
+    neighbour as a still one and weaves the edge frames (combed); a frame that differs
+    everywhere makes it interpolate them spatially instead."""
+    guard = av.VideoFrame(like.width, like.height, like.format.name)
+    for plane in guard.planes:
+        plane.update(bytes(plane.buffer_size))
+    guard.pts, guard.time_base = pts, like.time_base
+    return guard
 
 
 class Shaper:

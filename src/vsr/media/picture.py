@@ -205,11 +205,8 @@ def output_geometry(info: dict[str, Any], width: int, height: int) -> dict[str, 
         else:
             out_w, out_h = _even(dw / sar), dh
     elif settings["aspect"] == "square" and sar != 1:
-        if sar > 1:
-            out_w, out_h = _even(width * sar), height
-        else:
-            out_w, out_h = width, _even(height / sar)
-        out_sar = Fraction(1)
+        # Height kept, width resampled (as `scale=iw*sar:ih`): lines are never interpolated.
+        out_w, out_h, out_sar = _even(width * sar), height, Fraction(1)
     return {"pad": pad, "width": out_w, "height": out_h, "sar": out_sar, "display": display}
 
 

@@ -30,6 +30,9 @@ SKIP_AFTER_SEEK = 3  # frames decoded after a seek before measuring (references 
 COMBED_MIN = 0.25  # combed frames for a window to count as interlaced or telecined
 REPEATED_MIN = 0.2  # 3:2 pulldown: 2 of 5 frames carry a repeated field (0.4)
 SOFT_MIN = 0.25  # soft telecine: 1 of 2 frames lasts 3 fields (0.5)
+# idet's multi-frame verdict is a vote over the frames before: its first frames (compared with no
+# real predecessor) are not counted when judging an output.
+IDET_WARMUP = 4
 
 
 def _windows(path: Path, video: dict[str, Any], windows: int, size: int):
@@ -195,6 +198,6 @@ def combed_share(frames: list[np.ndarray]) -> float:
         frame.pts, frame.time_base = i, Fraction(1, 25)
         out += chain.push(frame)
     out += chain.push(None)
-    for frame in out:
+    for frame in out[IDET_WARMUP:] if len(out) > 2 * IDET_WARMUP else out:
         called[frame.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
-    return (called["tff"] + called["bff"]) / max(1, len(out))
+    return (called["tff"] + called["bff"]) / max(1, sum(called.values()))

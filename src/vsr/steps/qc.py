@@ -29,6 +29,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.media.filters import FilterChain
 from vsr.media.probe import open_media, probe
+from vsr.media.scan import IDET_WARMUP
 from vsr.util import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class _Stats:
         self.idet_height = idet_height
         self.chain: FilterChain | None = None
         self.called: Counter[str] = Counter()
+        self.seen = 0
 
     def add(self, frame: av.VideoFrame) -> None:
         self.count += 1
@@ -92,6 +94,9 @@ class _Stats:
 
     def _count(self, frames: list[av.VideoFrame]) -> None:
         for f in frames:
+            self.seen += 1
+            if self.seen <= IDET_WARMUP:  # idet's vote has not settled yet
+                continue
             self.called[f.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
 
     def finish(self) -> None:
