@@ -26,9 +26,9 @@ rule summary:
         probe=work("probe.json"),
         shards=work("shards"),
         final=lambda wildcards: final_path(wildcards.video),
-        qc=lambda wildcards: work(f"qc-{final_path(wildcards.video)[-3:]}.json").format(
-            video=wildcards.video
-        ),
+        qc=lambda wildcards: work(
+            f"qc-{final_path(wildcards.video)[-3:]}.json"
+        ).format(video=wildcards.video),
         timings=summary_timings,
     output:
         result("summary.json"),
