@@ -1,6 +1,6 @@
-"""End to end on archive masters (real model, tiny clips): inverse telecine and deinterlacing through
-the whole workflow, anamorphic pixels made square, a QC verdict per title, and broken outputs
-failing QC with the right check named."""
+"""End to end on archive masters (real model, tiny clips): inverse telecine and deinterlacing
+through the whole workflow, anamorphic pixels made square, a QC verdict per title, and broken
+outputs failing QC with the right check named."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from helpers.archive import AC3_PS, MPEG2_TFF, base_clip, ffmpeg, hard_telecine, interlace
+from helpers.archive import AC3_PS, MPEG2_TFF, base_clip, ffmpeg, hard_telecine
 from helpers.media import beep_times, ffprobe, flash_times, streams_of
 from helpers.workflow import VSR, run
 

@@ -15,6 +15,7 @@ import av
 import numpy as np
 
 from vsr.media.probe import open_media
+from vsr.media.scan import seek_spread
 
 SAMPLES = 12
 MIN_BAR = 4  # px: thinner dark edges (half lines, overscan noise) are left alone
@@ -35,11 +36,7 @@ def _samples(path: Path, video: dict[str, Any], count: int) -> list[np.ndarray]:
                 if i % step == step // 2:
                     out.append(_luma(frame))
             return out
-        duration = (container.duration or 0) / av.time_base
-        start = (container.start_time or 0) / av.time_base
-        for k in range(count):
-            target = start + duration * (k + 0.5) / count
-            container.seek(int(target / stream.time_base), stream=stream)
+        for _ in seek_spread(container, stream, count):
             for i, frame in enumerate(container.decode(stream)):
                 if i >= 2:
                     out.append(_luma(frame))

@@ -35,6 +35,17 @@ SOFT_MIN = 0.25  # soft telecine: 1 of 2 frames lasts 3 fields (0.5)
 IDET_WARMUP = 4
 
 
+def seek_spread(container: av.container.InputContainer, stream, count: int):
+    """Seek to `count` positions spread evenly through the video, one after the other (the caller
+    decodes what it needs after each)."""
+    duration = (container.duration or 0) / av.time_base
+    start = (container.start_time or 0) / av.time_base
+    for k in range(count):
+        target = start + duration * (k + 0.5) / count
+        container.seek(int(target / stream.time_base), stream=stream)
+        yield k
+
+
 def _windows(path: Path, video: dict[str, Any], windows: int, size: int):
     """Lists of decoded frames: the whole video in chunks when it is short, else `windows`
     chunks of `size` frames at evenly spread positions."""
@@ -52,11 +63,7 @@ def _windows(path: Path, video: dict[str, Any], windows: int, size: int):
             if len(chunk) >= min(size, 10):
                 yield chunk
             return
-        duration = (container.duration or 0) / av.time_base
-        start = (container.start_time or 0) / av.time_base
-        for k in range(windows):
-            target = start + duration * (k + 0.5) / windows
-            container.seek(int(target / stream.time_base), stream=stream)
+        for _ in seek_spread(container, stream, windows):
             chunk = []
             for i, frame in enumerate(container.decode(stream)):
                 if i < SKIP_AFTER_SEEK:
@@ -81,9 +88,13 @@ def _measure(frames: list[av.VideoFrame], video: dict[str, Any]) -> dict[str, An
     repeated: Counter[str] = Counter()
     pts = [f.pts for f in frames]
     flagged = sum(1 for f in frames if f.interlaced_frame)
-    for frame in chain.run(frames):
+    cadence: Counter[int] = Counter()  # positions (mod 5) of frames with a repeated field
+    for i, frame in enumerate(chain.run(frames)):
         multiple[frame.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
-        repeated[frame.metadata.get("lavfi.idet.repeated.current_frame", "neither")] += 1
+        field = frame.metadata.get("lavfi.idet.repeated.current_frame", "neither")
+        repeated[field] += 1
+        if field != "neither":
+            cadence[i % 5] += 1
     durations = [b - a for a, b in zip(pts, pts[1:], strict=False) if a is not None and b]
     long_frames = 0
     if durations:
@@ -95,9 +106,11 @@ def _measure(frames: list[av.VideoFrame], video: dict[str, Any]) -> dict[str, An
     n = len(frames)
     combed = multiple["tff"] + multiple["bff"]
     rep = repeated["top"] + repeated["bottom"]
+    # 3:2 pulldown repeats fields at two fixed places in every cycle of five frames.
+    on_cadence = sum(c for _, c in cadence.most_common(2)) >= 0.8 * rep if rep else False
     if durations and long_frames / len(durations) >= SOFT_MIN:
         kind = "soft_telecine"
-    elif combed / n >= COMBED_MIN and rep / n >= REPEATED_MIN:
+    elif combed / n >= COMBED_MIN and rep / n >= REPEATED_MIN and on_cadence:
         kind = "hard_telecine"
     elif combed / n >= COMBED_MIN:
         kind = "interlaced"

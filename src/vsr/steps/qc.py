@@ -16,8 +16,6 @@ Checks (each written with its value and pass/fail under `qc` in summary.json):
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -30,7 +28,7 @@ from vsr.errors import VsrError
 from vsr.media.filters import FilterChain
 from vsr.media.probe import open_media, probe
 from vsr.media.scan import IDET_WARMUP
-from vsr.util import read_json, write_json
+from vsr.util import link_or_copy, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -340,11 +338,5 @@ def qc_step(
     if not report["passed"]:
         raise failure_line(final, report)
     write_json(out_json, report)
-    Path(final).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(final).with_name(Path(final).name + ".publishing")
-    try:
-        os.link(assembled, tmp)
-    except OSError:
-        shutil.copyfile(assembled, tmp)
-    os.replace(tmp, final)
+    link_or_copy(assembled, final)
     return report
