@@ -11,11 +11,13 @@ validate(config, "config/schema.yaml")
 
 
 include: "rules/common.smk"
+include: "rules/picture.smk"
 include: "rules/probe.smk"
 include: "rules/split.smk"
 include: "rules/upscale.smk"
 include: "rules/encode.smk"
 include: "rules/assemble.smk"
+include: "rules/qc.smk"
 include: "rules/storage.smk"
 include: "rules/report.smk"
 

@@ -4,7 +4,7 @@ rule assemble:
         probe=work("probe.json"),
         segments=per_shard(work("segments/{shard}.mp4")),
     output:
-        final=result("final.{ext}"),
+        final=temp(work("assembled.{ext}")),  # published as final.{ext} by qc
         timing=work("timings/assemble-{ext}.json"),
     log:
         logs("assemble-{ext}.log"),
@@ -26,6 +26,9 @@ rule summary:
         probe=work("probe.json"),
         shards=work("shards"),
         final=lambda wildcards: final_path(wildcards.video),
+        qc=lambda wildcards: work(
+            f"qc-{final_path(wildcards.video)[-3:]}.json"
+        ).format(video=wildcards.video),
         timings=summary_timings,
     output:
         result("summary.json"),
@@ -41,4 +44,4 @@ rule summary:
     shell:
         "{params.vsr} summary {wildcards.video:q} {params.type:q} {params.model:q} {input.probe:q}"
         " {input.shards:q}/index.json {input.final:q} {output:q}"
-        " --timings {input.timings:q} > {log:q} 2>&1"
+        " --timings {input.timings:q} --qc {input.qc:q} > {log:q} 2>&1"

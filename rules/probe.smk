@@ -14,5 +14,7 @@ checkpoint probe:
         runtime=cpu_runtime,
     params:
         vsr=VSR,
+        picture=picture_settings,
     shell:
-        "{params.vsr} probe {input.source:q} {output.json:q} --timing {output.timing:q} > {log:q} 2>&1"
+        "{params.vsr} probe {input.source:q} {output.json:q} --timing {output.timing:q}"
+        " --picture {params.picture:q} > {log:q} 2>&1"

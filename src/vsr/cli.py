@@ -34,6 +34,7 @@ def _step_parser(sub: argparse._SubParsersAction) -> None:
     p = steps.add_parser("probe")
     p.add_argument("source")
     p.add_argument("out")
+    p.add_argument("--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)")
     p.add_argument("--timing")
 
     p = steps.add_parser("split")
@@ -74,6 +75,14 @@ def _step_parser(sub: argparse._SubParsersAction) -> None:
     for name in ("id", "type", "model", "probe", "index", "final", "out"):
         p.add_argument(name)
     p.add_argument("--timings", nargs="*", default=[])
+    p.add_argument("--qc", help="the qc step's report")
+
+    p = steps.add_parser("qc")
+    for name in ("source", "assembled", "final", "out"):
+        p.add_argument(name)
+    p.add_argument("--probe")
+    p.add_argument("--index")
+    p.add_argument("--skip", action="store_true", help="publish without checking")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="320x180")
     p.add_argument("--rate", default="24")
 
+    p = sub.add_parser("qc", help="check an output against its source (frames, sync, aspect...)")
+    p.add_argument("source")
+    p.add_argument("output")
+
     sub.add_parser("evaluate", help="measure quality against bicubic", add_help=False)
     sub.add_parser(
         "watch", help="consume S3 upload events and run the workflow locally", add_help=False
@@ -121,11 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_step(args: argparse.Namespace) -> None:
     if args.step == "probe":
-        from vsr.media.probe import write_probe
+        from vsr.media.picture import write_probe
         from vsr.util import StepTimer
 
         with StepTimer("probe", args.timing):
-            write_probe(args.source, args.out)
+            write_probe(args.source, args.out, json.loads(args.picture))
     elif args.step == "split":
         from vsr.steps.split import split
         from vsr.util import StepTimer
@@ -182,6 +195,19 @@ def run_step(args: argparse.Namespace) -> None:
             args.timings,
             args.final,
             args.out,
+            qc_json=args.qc,
+        )
+    elif args.step == "qc":
+        from vsr.steps.qc import qc_step
+
+        qc_step(
+            args.source,
+            args.assembled,
+            args.final,
+            args.out,
+            probe_json=args.probe,
+            index_json=args.index,
+            enabled=not args.skip,
         )
 
 
@@ -210,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "step":
             run_step(args)
+        elif args.command == "qc":
+            from vsr.steps.qc import check, failure_line
+
+            report = check(args.source, args.output)
+            print(json.dumps(report, indent=2, default=str))
+            if not report["passed"]:
+                raise failure_line(args.output, report)
         elif args.command == "models":
             from vsr.models.registry import format_models
 

@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import resource
+import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,19 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def link_or_copy(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Place `source` at `dest` atomically: a hard link where the filesystem allows, else a copy."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}")
+    try:
+        os.link(source, temp)
+    except OSError:
+        shutil.copyfile(source, temp)
+    os.replace(temp, dest)
+    return dest
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

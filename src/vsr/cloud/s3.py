@@ -14,7 +14,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vsr.errors import VsrError
+from vsr.util import link_or_copy
 
 BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 limit
@@ -272,14 +272,7 @@ class StatusWriter:
 def fetch(source: str, dest: Path, cache_dir: Path) -> Path:
     """Place the object at `source` on `dest` (a hard link into the ETag cache, else a copy)."""
     cached = download_cached(S3Uri.parse(source), cache_dir)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}")
-    try:
-        os.link(cached, temp)
-    except OSError:
-        shutil.copyfile(cached, temp)
-    os.replace(temp, dest)
-    return dest
+    return link_or_copy(cached, dest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -607,9 +607,13 @@ def main(argv: list[str] | None = None) -> int:
     results["peak_rss_1080p"] = [
         rss_run(plans[0].model, threads, budget) for budget in args.rss_budgets
     ]
+    from vsr.measure.fields_bench import field_cost, print_field_cost
+
+    results["fields"] = field_cost(plans[0].model, out / "out" / "fields", threads)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, out / "results.png")
     print_summary(results)
+    print_field_cost(results["fields"])
     print(f"wrote {out / 'results.json'} and {out / 'results.png'}")
     return 0
 

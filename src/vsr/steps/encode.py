@@ -14,6 +14,7 @@ import av
 
 from vsr.errors import VsrError
 from vsr.media import colour
+from vsr.media.fields import Shaper
 from vsr.media.videoio import read_frames
 from vsr.steps.split import shard_entry
 from vsr.util import StepTimer, atomic_output, read_json
@@ -47,16 +48,24 @@ def encode_segment(
     timing_json: str | None = None,
 ) -> int:
     """Encode `upscaled` to the segment `out`; returns the number of frames written."""
-    video = read_json(probe_json)["video"]
+    info = read_json(probe_json)
+    video = info["video"]
+    index = read_json(index_json)
     entry = shard_entry(index_json, shard)
-    time_base = Fraction(read_json(index_json)["time_base"])
+    time_base = Fraction(index["time_base"])
+    # The frame rate after field handling (e.g. 24000/1001 after inverse telecine).
+    video = {
+        **video,
+        "frame_rate": (index.get("fields") or {}).get("frame_rate") or video["frame_rate"],
+    }
+    shaper = Shaper(info)  # square pixels, output.size, bars padded back: after the model
     tags = colour.output_tags(video)
     pts_list = entry["pts"]
     count = 0
     with StepTimer("encode", timing_json) as timer, atomic_output(out) as tmp:
         with av.open(str(tmp), "w", format="mp4") as container:
             stream = None
-            for frame in read_frames(upscaled):
+            for frame in shaper.run(read_frames(upscaled)):
                 if stream is None:
                     stream = _open_stream(
                         container,
@@ -67,6 +76,7 @@ def encode_segment(
                         codec,
                         encoder_options(codec, crf, preset, options or {}),
                     )
+                    shaper.tag(stream)
                     if threads:  # stay within the CPUs the scheduler gave this job
                         stream.codec_context.thread_count = threads
                 if count >= len(pts_list):

@@ -17,6 +17,7 @@ from typing import Any
 
 from vsr.errors import VsrError
 from vsr.media import colour
+from vsr.media.fields import FieldPipeline
 from vsr.media.probe import open_media
 from vsr.media.videoio import LosslessWriter, decode_video
 from vsr.util import read_json, write_json
@@ -56,8 +57,11 @@ def split(source: str, probe_json: str, out_dir: str, shard_frames: int) -> dict
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
 
-    time_base = Fraction(video["time_base"])
-    rate = Fraction(video["frame_rate"] or "25")
+    # Fields made progressive and bars cropped as the probe planned; identity otherwise.
+    fields = FieldPipeline(info)
+    width, height = fields.width, fields.height
+    time_base = fields.time_base
+    rate = fields.rate or Fraction(video["frame_rate"] or "25")
     stamps = _Timestamps(round(1 / rate / time_base))
     fmt = colour.shard_format(video["pix_fmt"])
     range_ = colour.colour_range(video)
@@ -66,25 +70,19 @@ def split(source: str, probe_json: str, out_dir: str, shard_frames: int) -> dict
     count, last_duration = 0, None
 
     with open_media(source) as container:
-        for frame in decode_video(container, video["index"]):
+        for frame in fields.run(decode_video(container, video["index"])):
             if count % shard_frames == 0:
                 if writer is not None:
                     writer.close()
                 name = shard_name(len(shards))
                 shards.append({"name": name, "start": count, "end": count, "pts": []})
-                writer = LosslessWriter(
-                    partial / f"{name}.mkv", video["width"], video["height"], fmt
-                )
-            if (frame.format.name, frame.width, frame.height) != (
-                fmt,
-                video["width"],
-                video["height"],
-            ):
+                writer = LosslessWriter(partial / f"{name}.mkv", width, height, fmt)
+            if (frame.format.name, frame.width, frame.height) != (fmt, width, height):
                 # Same samples in FFV1's spelling of the format (yuvj420p -> yuv420p, nv12 -> ...),
                 # or a mid-stream size change brought back to the first frame's size.
                 frame = frame.reformat(
-                    width=video["width"],
-                    height=video["height"],
+                    width=width,
+                    height=height,
                     format=fmt,
                     src_color_range=range_,
                     dst_color_range=range_,
@@ -92,23 +90,24 @@ def split(source: str, probe_json: str, out_dir: str, shard_frames: int) -> dict
             pts = stamps.next(frame.pts)
             shards[-1]["pts"].append(pts)
             shards[-1]["end"] = count + 1
-            last_duration = frame.duration or None
+            last_duration = None if fields.active else (frame.duration or None)
             writer.write(frame)
             count += 1
     if writer is not None:
         writer.close()
 
-    _check_complete(source, video, count)
+    _check_complete(source, video, fields.frames_in)
     if stamps.fixed:
         log.warning("%s: repaired %d missing or non-increasing timestamps", source, stamps.fixed)
     step = stamps.default_step if not last_duration else int(last_duration)
     index = {
         "frames": count,
         "shard_frames": shard_frames,
-        "time_base": video["time_base"],
+        "time_base": f"{time_base.numerator}/{time_base.denominator}",
         "pix_fmt": fmt,
-        "width": video["width"],
-        "height": video["height"],
+        "width": width,
+        "height": height,
+        "fields": fields.describe(),
         "end_pts": shards[-1]["pts"][-1] + step,
         "repaired_timestamps": stamps.fixed,
         "shards": shards,

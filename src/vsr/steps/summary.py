@@ -39,6 +39,7 @@ def write_summary(
     timing_files: list[str],
     final: str,
     out: str,
+    qc_json: str | None = None,
 ) -> dict[str, Any]:
     info = read_json(probe_json)
     index = read_json(index_json)
@@ -55,5 +56,7 @@ def write_summary(
         "output": str(Path(final).resolve()),
         "output_bytes": Path(final).stat().st_size,
     }
+    if qc_json:  # the qc step's verdict: every check with its value and pass/fail
+        summary["qc"] = read_json(qc_json)
     write_json(out, summary)
     return summary

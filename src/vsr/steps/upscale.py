@@ -19,6 +19,7 @@ import numpy as np
 
 from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
+from vsr.media.picture import picture_size
 from vsr.media.videoio import LosslessWriter, read_frames
 from vsr.util import StepTimer, atomic_output, read_json, write_json
 
@@ -159,11 +160,12 @@ def upscale_shard(
 
     `settings` is the config's `upscale` section (model options and `stabilize`)."""
     settings = settings or {}
-    video = read_json(probe_json)["video"]
+    info = read_json(probe_json)
+    video = info["video"]
     rgb_fmt, matrix = colour.rgb_format(video), colour.sws_matrix(video)
     range_, out_fmt = colour.colour_range(video), colour.output_format(video)
     quarter_turns = (video.get("rotation", 0) // 90) % 4
-    height, width = video["height"], video["width"]
+    width, height = picture_size(info)  # after any crop of bars
     if quarter_turns % 2:
         height, width = width, height
 

@@ -38,6 +38,7 @@ def resolve_source(source: str, manifest: Path) -> str:
 
 def load_manifest(path: str | Path, default_models: dict[str, str]) -> pd.DataFrame:
     """Read and validate the manifest; returns one row per video, indexed by id, with a model."""
+    from vsr.media.picture import settings_from
     from vsr.models.registry import resolve_model
 
     path = Path(path)
@@ -68,6 +69,10 @@ def load_manifest(path: str | Path, default_models: dict[str, str]) -> pd.DataFr
         model = row.model or default_models[row.type]
         try:
             resolve_model(model)
+        except VsrError as exc:
+            raise VsrError(where, exc.problem) from None
+        try:  # optional per-video picture columns: deinterlace, crop, crop_pad, aspect, size
+            settings_from({}, row._asdict())
         except VsrError as exc:
             raise VsrError(where, exc.problem) from None
         if not row.source:

@@ -1,0 +1,27 @@
+# Quality control: the assembled video is checked against its source, independently of the steps
+# that made it, and published as final.* only if every check passes (else the job fails with one
+# line naming the file and the check, and the work folder stays for inspection).
+rule qc:
+    input:
+        source=source_path,
+        assembled=work("assembled.{ext}"),
+        probe=work("probe.json"),
+        shards=work("shards"),
+    output:
+        final=result("final.{ext}"),
+        qc=work("qc-{ext}.json"),
+    log:
+        logs("qc-{ext}.log"),
+    conda:
+        "../envs/vsr.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=cpu_runtime,
+    params:
+        vsr=VSR,
+        enabled="" if config.get("qc", True) else "--skip",
+    shell:
+        "{params.vsr} qc {input.source:q} {input.assembled:q} {output.final:q} {output.qc:q}"
+        " --probe {input.probe:q} --index {input.shards:q}/index.json {params.enabled}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,219 @@
+"""Field handling and cropping on decoded source frames, before the shards are written (the model
+only ever sees progressive pictures), and the shape after the model, before encoding.
+
+Modes (decided in the probe, `vsr.media.picture`):
+- `bwdif_frame` / `bwdif_field`: FFmpeg's motion-adaptive bwdif, one frame per frame (same rate)
+  or one per field (double rate, for video-originated content);
+- `ivtc`: fieldmatch + decimate takes 3:2 pulldown back to the film frames, at exactly
+  24000/1001 from the source's first timestamp (bwdif cleans any frame left combed);
+- `fieldmatch`: mixed film/video: fields matched, what stays combed deinterlaced, rate kept;
+- `soft_retime`: soft telecine already decodes to the film frames; their 3:2 timestamps are
+  evened out to exactly 24000/1001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from math import gcd
+from typing import Any
+
+import av
+
+from vsr.media.filters import FilterChain
+from vsr.media.picture import output_geometry
+
+RETIMED = {"ivtc", "soft_retime"}
+GUARDED = {"bwdif_frame", "bwdif_field"}
+
+
+def _filters(mode: str, order: str) -> list[tuple[str, str]]:
+    parity = "tff" if order == "tff" else "bff"
+    return {
+        "none": [],
+        "soft_retime": [],
+        "bwdif_frame": [("bwdif", f"mode=send_frame:parity={parity}:deint=all")],
+        "bwdif_field": [("bwdif", f"mode=send_field:parity={parity}:deint=all")],
+        "fieldmatch": [
+            ("fieldmatch", f"order={parity}:combmatch=full"),
+            ("bwdif", f"mode=send_frame:parity={parity}:deint=interlaced"),
+        ],
+        "ivtc": [
+            ("fieldmatch", f"order={parity}:combmatch=full"),
+            ("bwdif", f"mode=send_frame:parity={parity}:deint=interlaced"),
+            ("decimate", ""),
+        ],
+    }[mode]
+
+
+def _common_time_base(a: Fraction, b: Fraction) -> Fraction:
+    """The coarsest time base in which both `a` and `b` are whole numbers of ticks."""
+    num = gcd(a.numerator, b.numerator)
+    den = a.denominator * b.denominator // gcd(a.denominator, b.denominator)
+    return Fraction(num, den)
+
+
+class FieldPipeline:
+    """Source frames in, progressive (and cropped) frames out, with their output timestamps in
+    `time_base`. The identity when the probe planned nothing."""
+
+    def __init__(self, info: dict[str, Any]):
+        video = info["video"]
+        picture = info.get("picture") or {}
+        fields = picture.get("fields") or {"mode": "none", "order": "tff"}
+        self.mode = fields["mode"]
+        crop = picture.get("crop")
+        self.filters = _filters(self.mode, fields.get("order") or "tff")
+        if crop:
+            self.filters.append(
+                ("crop", f"w={crop['w']}:h={crop['h']}:x={crop['x']}:y={crop['y']}")
+            )
+        self.width = crop["w"] if crop else video["width"]
+        self.height = crop["h"] if crop else video["height"]
+        self.source_time_base = Fraction(video["time_base"])
+        self.source_rate = Fraction(video["frame_rate"]) if video.get("frame_rate") else None
+        self.sar = Fraction(video.get("sample_aspect_ratio") or "1/1")
+        rate = fields.get("frame_rate")
+        self.rate = Fraction(rate) if rate else self.source_rate
+        self.time_base = self.source_time_base
+        if self.mode in RETIMED:
+            self.time_base = _common_time_base(self.source_time_base, 1 / self.rate)
+        elif self.mode == "bwdif_field":
+            self.time_base = self.source_time_base / 2
+        self.active = bool(self.filters) or self.mode in RETIMED
+        self.frames_in = 0
+        self.first_pts: int | None = None  # of the source, in its time base
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "filters": ",".join(f"{n}={a}" if a else n for n, a in self.filters) or None,
+            "frame_rate": f"{self.rate.numerator}/{self.rate.denominator}" if self.rate else None,
+            "frames_in": self.frames_in,
+        }
+
+    def _step(self) -> int:
+        return round(1 / (self.source_rate or 25) / self.source_time_base) or 1
+
+    def _timed(self, frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """Source frames with a usable, increasing pts (filters need one)."""
+        step = round(1 / (self.source_rate or 25) / self.source_time_base) or 1
+        last = None
+        for frame in frames:
+            self.frames_in += 1
+            pts = frame.pts
+            if pts is None or (last is not None and pts <= last):
+                pts = 0 if last is None else last + step
+            frame.pts, frame.time_base, last = pts, self.source_time_base, pts
+            if self.first_pts is None:
+                self.first_pts = pts
+            yield frame
+
+    def run(self, frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        frames = self._timed(frames)
+        if not self.active:
+            yield from frames
+            return
+        first_pts: int | None = None
+        for count, frame in enumerate(self._filtered(frames)):
+            if self.mode in RETIMED:
+                if first_pts is None:  # film frames from the source's first timestamp on
+                    first_pts = round(self.first_pts * self.source_time_base / self.time_base)
+                step = 1 / self.rate / self.time_base
+                frame.pts, frame.time_base = first_pts + int(count * step), self.time_base
+            else:
+                frame.pts = round(frame.pts * frame.time_base / self.time_base)
+                frame.time_base = self.time_base
+            yield frame
+
+    def _filtered(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        if not self.filters:
+            yield from frames
+            return
+        chain = None
+        first = last = None
+        for frame in frames:
+            if chain is None:
+                chain = FilterChain(
+                    self.filters,
+                    width=frame.width,
+                    height=frame.height,
+                    pix_fmt=frame.format.name,
+                    time_base=self.source_time_base,
+                    sar=self.sar,
+                    frame_rate=self.source_rate,
+                )
+                first = frame.pts
+                if self.mode in GUARDED:
+                    chain.push(_guard(frame, frame.pts - self._step()))
+            last = frame.pts
+            yield from self._inside(chain.push(frame), first, None)
+        if chain is None:
+            return
+        if self.mode in GUARDED:
+            yield from self._inside(chain.push(_guard(frame, last + self._step())), first, last)
+        yield from self._inside(chain.push(None), first, last)
+
+    def _inside(self, frames, first: int, last: int | None) -> Iterator[av.VideoFrame]:
+        """Frames that come from the real ones, not from the guard frames."""
+        end = None if last is None else (last + self._step()) * self.source_time_base
+        for out in frames:
+            t = out.pts * out.time_base
+            if t >= first * self.source_time_base and (end is None or t < end):
+                yield out
+
+
+def _guard(like: av.VideoFrame, pts: int) -> av.VideoFrame:
+    """A black frame before the first (and after the last) real one. bwdif takes a missing
+    neighbour as a still one and weaves the edge frames (combed); a frame that differs
+    everywhere makes it interpolate them spatially instead."""
+    guard = av.VideoFrame(like.width, like.height, like.format.name)
+    for plane in guard.planes:
+        plane.update(bytes(plane.buffer_size))
+    guard.pts, guard.time_base = pts, like.time_base
+    return guard
+
+
+class Shaper:
+    """After the model: bars padded back, resampled to square pixels or a target size (lanczos),
+    and the SAR to tag. The identity when nothing is asked."""
+
+    def __init__(self, info: dict[str, Any]):
+        self.info = info
+        self.geometry: dict[str, Any] | None = None
+        self.chain: FilterChain | None = None
+
+    def _setup(self, frame: av.VideoFrame) -> None:
+        g = self.geometry = output_geometry(self.info, frame.width, frame.height)
+        filters: list[tuple[str, str]] = []
+        if g["pad"]:
+            p = g["pad"]
+            filters.append(("pad", f"w={p['w']}:h={p['h']}:x={p['x']}:y={p['y']}:color=black"))
+        size = (g["pad"]["w"], g["pad"]["h"]) if g["pad"] else (frame.width, frame.height)
+        if (g["width"], g["height"]) != size:
+            filters.append(("scale", f"w={g['width']}:h={g['height']}:flags=lanczos+accurate_rnd"))
+        if filters:
+            self.chain = FilterChain(
+                filters,
+                width=frame.width,
+                height=frame.height,
+                pix_fmt=frame.format.name,
+                time_base=Fraction(1, 1000),
+            )
+
+    def run(self, frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        for i, frame in enumerate(frames):
+            if self.geometry is None:
+                self._setup(frame)
+            if self.chain is None:
+                yield frame
+                continue
+            frame.pts, frame.time_base = i, Fraction(1, 1000)
+            yield from self.chain.push(frame)
+        if self.chain is not None:
+            yield from self.chain.push(None)
+
+    def tag(self, stream: av.video.stream.VideoStream) -> None:
+        """Set the output SAR on the encoder (square pixels: 1:1 or untagged)."""
+        if self.geometry is not None:
+            stream.codec_context.sample_aspect_ratio = self.geometry["sar"]

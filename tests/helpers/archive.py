@@ -1,0 +1,114 @@
+"""Archive-style variants of the real-photo clips, made with Debian's FFmpeg CLI: interlaced TFF and
+BFF video, hard and soft telecine, anamorphic and letterboxed SD, in MPEG-2 PS, DV AVI, MXF and MOV
+with AC-3 or PCM audio."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from vsr.media.sample import ClipSpec, make_clip
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *args], check=True, capture_output=True, timeout=300
+    )
+
+
+def base_clip(folder: Path, name: str, **spec) -> Path:
+    """A real-photo pan with audio (flash + beep sync marks)."""
+    return make_clip(folder / f"{name}.mp4", ClipSpec(**spec))
+
+
+def interlace(source: Path, out: Path, order: str, *codec: str) -> Path:
+    """Weave consecutive frames of a 2x-rate source into fields (motion between the two fields)."""
+    mode, field = ("interleave_top", "tff") if order == "tff" else ("interleave_bottom", "bff")
+    ffmpeg("-i", str(source), "-vf", f"tinterlace={mode},setfield={field}", *codec, str(out))
+    return out
+
+
+def hard_telecine(source: Path, out: Path, *codec: str) -> Path:
+    """3:2 pulldown burnt into the pictures (24000/1001 film -> 30000/1001 frames)."""
+    ffmpeg("-i", str(source), "-vf", "telecine=pattern=23", *codec, str(out))
+    return out
+
+
+MPEG2_TFF = ("-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-top", "1", "-q:v", "2")
+MPEG2_BFF = ("-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-top", "0", "-q:v", "2")
+
+
+def soft_telecine(source: Path, out: Path) -> Path:
+    """A DVD-style soft-telecined MPEG-2 program stream: 24000/1001 progressive pictures coded
+    with repeat-first-field flags in the 3:2 pattern and a 30000/1001 sequence header, as DVD
+    authoring tools write them (FFmpeg's encoder cannot, so the flags are set in the bitstream)."""
+    es = out.with_suffix(".m2v")
+    ffmpeg(
+        "-i", str(source), "-an", "-c:v", "mpeg2video", "-flags", "+ildct", "-bf", "0",
+        "-g", "12", "-q:v", "2", "-f", "mpeg2video", str(es),
+    )  # fmt: skip
+    data = bytearray(es.read_bytes())
+    picture = 0
+    i = data.find(b"\x00\x00\x01")
+    while i >= 0 and i + 8 < len(data):
+        code = data[i + 3]
+        if code == 0xB3:  # sequence header: frame_rate_code 4 = 30000/1001
+            data[i + 7] = (data[i + 7] & 0xF0) | 0x04
+        elif code == 0xB5 and data[i + 4] >> 4 == 1:  # sequence extension: progressive_sequence=0
+            data[i + 5] &= ~0x08 & 0xFF
+        elif code == 0xB5 and data[i + 4] >> 4 == 8:  # picture coding extension
+            tff, rff = [(1, 1), (0, 0), (0, 1), (1, 0)][picture % 4]
+            b = data[i + 7] & ~0x82 & 0xFF
+            data[i + 7] = b | (tff << 7) | (rff << 1)
+            data[i + 8] |= 0x80  # progressive_frame
+            picture += 1
+        i = data.find(b"\x00\x00\x01", i + 3)
+    es.write_bytes(bytes(data))
+    ffmpeg(
+        "-fflags", "+genpts", "-r", "30000/1001", "-i", str(es), "-i", str(source),
+        "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "ac3", "-f", "vob", str(out),
+    )  # fmt: skip
+    es.unlink()
+    return out
+
+
+DV_BFF = ("-c:v", "dvvideo", "-pix_fmt", "yuv411p", "-top", "0")
+AC3_PS = ("-c:a", "ac3", "-f", "vob")
+PCM = ("-c:a", "pcm_s16le", "-ar", "48000")
+
+
+def variants(folder: Path, width: int = 160, height: int = 120) -> dict[str, Path]:
+    """The archive variants of two real-photo pans: one at 60000/1001 (woven into 30000/1001
+    interlaced frames, motion between fields) and one 24000/1001 film (telecined)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    v60 = base_clip(folder, "v60", width=width, height=height, frames=60, rate="60000/1001")
+    film = base_clip(folder, "film", width=width, height=height, frames=40, rate="24000/1001")
+    made = {"v60": v60, "film": film}
+    made["tff_ps"] = interlace(v60, folder / "tff.mpg", "tff", *MPEG2_TFF, *AC3_PS)
+    made["tff_mxf"] = interlace(v60, folder / "tff.mxf", "tff", *MPEG2_TFF, *PCM, "-f", "mxf")
+    made["bff_ps"] = interlace(v60, folder / "bff.mpg", "bff", *MPEG2_BFF, *AC3_PS)
+    dv_source = folder / "v60_720.mp4"
+    ffmpeg("-i", str(v60), "-vf", "scale=720:480", "-c:v", "libx264", "-qp", "0", "-c:a", "copy",
+           str(dv_source))  # fmt: skip
+    made["bff_dv"] = interlace(dv_source, folder / "bff_dv.avi", "bff", *DV_BFF, *PCM)
+    made["hard_ps"] = hard_telecine(film, folder / "hard.mpg", *MPEG2_TFF, *AC3_PS)
+    made["hard_mxf"] = hard_telecine(film, folder / "hard.mxf", *MPEG2_TFF, *PCM, "-f", "mxf")
+    made["soft_ps"] = soft_telecine(film, folder / "soft.mpg")
+    made["prog_mov"] = folder / "prog.mov"
+    ffmpeg("-i", str(film), "-c:v", "prores_ks", *PCM, str(made["prog_mov"]))
+    return made
+
+
+def letterbox(source: Path, out: Path, top: int, bottom: int, left: int, right: int,
+              sar: str = "1") -> Path:  # fmt: skip
+    """Bars around the picture (black, limited range), size kept; `sar` tags anamorphic pixels."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=width,height", "-of", "csv=p=0", str(source)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().split(",")  # fmt: skip
+    w, h = int(probe[0]), int(probe[1])
+    inner = f"scale={w - left - right}:{h - top - bottom}"
+    ffmpeg("-i", str(source), "-vf", f"{inner},pad={w}:{h}:{left}:{top}:black,setsar={sar}",
+           "-c:v", "libx264", "-crf", "12", "-c:a", "copy", str(out))  # fmt: skip
+    return out
