@@ -9,26 +9,29 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from vsr.errors import VsrError  # noqa: E402
+from vsr.layout import VideoPaths  # noqa: E402
 from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
 RESULTS = os.path.normpath(str(config["results"]))
+# Every video's folders, as patterns with the {video} wildcard (vsr.layout owns the layout).
+VIDEO = VideoPaths(Path(RESULTS) / "{video}")
 
 
 def result(name):
     """A path in one video's result folder (wildcard {video})."""
-    return f"{RESULTS}/{{video}}/{name}"
+    return str(VIDEO.root / name)
 
 
 def work(name):
     """A path in one video's work folder: intermediates, timings, progress."""
-    return result(f"work/{name}")
+    return str(VIDEO.work / name)
 
 
 def logs(name):
-    return result(f"logs/{name}")
+    return str(VIDEO.log(name))
 
 
 try:
@@ -51,7 +54,7 @@ def source_path(wildcards):
     """The local file a video is read from (remote sources are fetched into the work folder)."""
     source = row(wildcards)["source"]
     if is_remote(source):
-        return work(f"source/{Path(source).name}").format(video=wildcards.video)
+        return str(VIDEO.source / Path(source).name).format(video=wildcards.video)
     return source
 
 
@@ -61,12 +64,13 @@ def final_path(video):
     ext = (
         config["container"] if config["container"] != "auto" else info["container_out"]
     )
-    return result(f"final.{ext}").format(video=video)
+    return str(VIDEO.final(ext)).format(video=video)
 
 
 def shard_names(wildcards):
-    shards = checkpoints.split.get(video=wildcards.video).output.shards
-    return [entry["name"] for entry in read_json(f"{shards}/index.json")["shards"]]
+    checkpoints.split.get(video=wildcards.video)
+    index = str(VIDEO.shard_index).format(video=wildcards.video)
+    return [entry["name"] for entry in read_json(index)["shards"]]
 
 
 def per_shard(pattern):
@@ -85,20 +89,20 @@ def summary_timings(wildcards):
     """Every step's timing record for one video (the summary sums them per stage)."""
     ext = Path(final_path(wildcards.video)).suffix[1:]
     steps = ["probe", "split", f"assemble-{ext}"]
-    return [work(f"timings/{s}.json").format(video=wildcards.video) for s in steps] + [
+    return [str(VIDEO.timing(s)).format(video=wildcards.video) for s in steps] + [
         path
         for step in ("upscale", "encode")
-        for path in per_shard(work(f"timings/{step}-{{shard}}.json"))(wildcards)
+        for path in per_shard(str(VIDEO.timing(f"{step}-{{shard}}")))(wildcards)
     ]
 
 
 def all_targets(wildcards):
     """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
     shard is recomputed (and only that one) on the next run."""
-    targets = [result("summary.json").format(video=video) for video in MANIFEST.index]
+    targets = [str(VIDEO.summary).format(video=video) for video in MANIFEST.index]
     if config["keep_upscaled"]:
         for video in MANIFEST.index:
-            shards = per_shard(work("upscaled/{shard}.mkv"))
+            shards = per_shard(str(VIDEO.upscaled / "{shard}.mkv"))
             targets += shards(SimpleNamespace(video=video))
     return targets
 
