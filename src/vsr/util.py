@@ -6,10 +6,25 @@ import contextlib
 import json
 import os
 import resource
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+# jemalloc keeps large activation buffers mapped instead of page-faulting them in again for every
+# frame, as glibc malloc does: 1.45-1.55x faster CPU inference (see ENVIRONMENT.md).
+JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+def reexec_with_jemalloc() -> None:
+    """Restart this process with jemalloc preloaded, once, when it is installed."""
+    jemalloc = os.environ.get("VSR_JEMALLOC", JEMALLOC)
+    if not Path(jemalloc).exists() or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
+        return
+    env = dict(os.environ, LD_PRELOAD=jemalloc, MALLOC_CONF=JEMALLOC_CONF)
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
 def usable_cpus() -> int:

@@ -339,7 +339,7 @@ def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]
 
 def environments() -> tuple[dict[str, str], dict[str, str]]:
     """(jemalloc, as the pipeline's upscale jobs; the default allocator, as the script ships)."""
-    from vsr.cli import JEMALLOC, JEMALLOC_CONF
+    from vsr.util import JEMALLOC, JEMALLOC_CONF
 
     plain = {k: v for k, v in os.environ.items() if k not in {"LD_PRELOAD", "MALLOC_CONF"}}
     if not Path(JEMALLOC).exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,23 @@ def write_summary(
     }
     write_json(out, summary)
     return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in ("id", "type", "model", "probe", "index", "final", "out"):
+        parser.add_argument(name)
+    parser.add_argument("--timings", nargs="*", default=[])
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step summary ID TYPE MODEL PROBE INDEX FINAL OUT --timings JSON...`: summary.json."""
+    write_summary(
+        args.id,
+        args.type,
+        args.model,
+        args.probe,
+        args.index,
+        args.timings,
+        args.final,
+        args.out,
+    )
