@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from vsr.errors import VsrError  # noqa: E402
@@ -38,6 +39,8 @@ try:
     MANIFEST = load_manifest(config["manifest"], config["models"])
 except VsrError as exc:
     raise WorkflowError(f"vsr: error: {exc}") from None
+# The contract of the sample sheet; load_manifest has already said what is wrong in a bad one.
+validate(MANIFEST, "../config/manifest.schema.yaml")
 
 
 wildcard_constraints:

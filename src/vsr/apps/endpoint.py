@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-DEFAULT_MODEL = "realesr-animevideov3"
+from vsr.models.registry import DEFAULT_MODEL
+
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BYTES = 16 * 2**20
 DEFAULT_MAX_PIXELS = 1920 * 1080
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=env_int("SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT))
-    parser.add_argument("--model", default=os.environ.get("VSR_MODEL", DEFAULT_MODEL))
+    parser.add_argument("--model", default=os.environ.get("VSR_MODEL", DEFAULT_MODEL["anime"]))
     parser.add_argument("--device", default=os.environ.get("VSR_DEVICE", "auto"))
     parser.add_argument("--precision", default=os.environ.get("VSR_PRECISION", "fp32"))
     return parser
