@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import resource
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -37,14 +38,18 @@ def usable_cpus() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str], *, shared: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.
 
-    A reader (or a resumed workflow) never sees a half-written file under the final name.
+    A reader (or a resumed workflow) never sees a half-written file under the final name. The
+    temporary name keeps the suffix (writers pick the format from it). `shared=False`: one writer
+    per path (a workflow job), whose rerun reuses the name; `shared=True`: several processes may
+    write the same path at once (a cache on a shared filesystem), each under a name of its own.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    unique = f"-{secrets.token_hex(6)}" if shared else ""
+    tmp = path.with_name(f".{path.stem}.partial{unique}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -97,7 +97,7 @@ def test_download_is_cached_by_etag(aws_env: Aws, tmp_path):
     changed = download_cached(uri, tmp_path / "cache")
     assert changed != first and changed.read_bytes() == b"second version"
     assert first.read_bytes() == b"first version"
-    leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.name.startswith(".part-")]
+    leftovers = [p for p in (tmp_path / "cache").rglob("*") if ".partial" in p.name]
     assert leftovers == []
 
 

@@ -1,8 +1,8 @@
 """S3 helpers: s3:// URIs, ETag-keyed download cache, verified uploads, presigned GETs, status.
 
 Clients take their endpoints from the standard AWS_ENDPOINT_URL* variables, so the same code talks
-to AWS or to the local stand-ins. Only the standard library and boto3 are imported here: the Lambda
-bundle ships this module.
+to AWS or to the local stand-ins. Only the standard library, boto3 and the package's standard-library
+modules (errors, names, util) are imported here: the Lambda bundle ships this module.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vsr.errors import VsrError
 from vsr.names import STAGES
+from vsr.util import atomic_output
 
 BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 limit
@@ -126,16 +126,9 @@ def download_cached(uri: S3Uri, cache_dir: Path, s3: Any = None) -> Path:
     target = folder / f"source{suffix}"
     if target.exists() and target.stat().st_size == meta["ContentLength"]:
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".part-")
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
+    with atomic_output(target, shared=True) as temp:
         s3.download_file(uri.bucket, uri.key, str(temp), Config=TRANSFER)
         _check_download(uri, temp, meta, head(uri, s3))
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     return target
 
 
@@ -265,11 +258,9 @@ class StatusWriter:
 def fetch_object(source: str, dest: Path, cache_dir: Path) -> Path:
     """Place the object at `source` on `dest` (a hard link into the ETag cache, else a copy)."""
     cached = download_cached(S3Uri.parse(source), cache_dir)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}")
-    try:
-        os.link(cached, temp)
-    except OSError:
-        shutil.copyfile(cached, temp)
-    os.replace(temp, dest)
+    with atomic_output(dest, shared=True) as temp:
+        try:
+            os.link(cached, temp)
+        except OSError:
+            shutil.copyfile(cached, temp)
     return dest

@@ -41,6 +41,7 @@ import numpy as np
 
 from vsr import WORKFLOW_ROOT
 from vsr.layout import upscale_video_paths, upscale_work_dir
+from vsr.media.metrics import psnr
 from vsr.media.sample import ClipSpec, make_clip
 from vsr.util import peak_rss_mb, usable_cpus
 
@@ -349,11 +350,6 @@ def environments() -> tuple[dict[str, str], dict[str, str]]:
 
 
 # --- quality --------------------------------------------------------------------------------
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
 def psnr_between(a: Path, b: Path) -> float:
