@@ -1,8 +1,8 @@
 """S3 helpers: s3:// URIs, ETag-keyed download cache, verified uploads, presigned GETs, status.
 
 Clients take their endpoints from the standard AWS_ENDPOINT_URL* variables, so the same code talks
-to AWS or to the local stand-ins. Only the standard library, boto3 and the package's standard-library
-modules (errors, names, util) are imported here: the Lambda bundle ships this module.
+to AWS or to the local stand-ins. Only the standard library, boto3 and the package's own
+standard-library modules (errors, names, util) are imported here: the Lambda bundle ships this.
 """
 
 from __future__ import annotations

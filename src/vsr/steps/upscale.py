@@ -155,7 +155,6 @@ def upscale_shard(
     threads: int | None = None,
     progress_json: str | None = None,
     timing_json: str | None = None,
-    upscaler: Any = None,
 ) -> dict[str, Any]:
     """Upscale every frame of `shard` into the lossless 4x shard `out`.
 
@@ -176,8 +175,7 @@ def upscale_shard(
             yield np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
     with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
-        if upscaler is None:
-            upscaler = make_upscaler(model, settings, threads)
+        upscaler = make_upscaler(model, settings, threads)
         scale = upscaler.scale
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.

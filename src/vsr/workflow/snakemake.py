@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
+from vsr.errors import VsrError
 
 
 def profile_dir(profile: str) -> Path:
@@ -18,6 +19,16 @@ def profile_dir(profile: str) -> Path:
         return bundled
     given = Path(profile).resolve()
     return given if given.is_dir() or Path(profile).is_absolute() else WORKFLOW_ROOT / profile
+
+
+def snakefile() -> Path:
+    """The workflow's Snakefile; a clear error where the package runs without its checkout."""
+    path = WORKFLOW_ROOT / "Snakefile"
+    if not path.is_file():
+        raise VsrError(
+            path, "workflow not found: run vsr from its checkout or set VSR_WORKFLOW_ROOT to one"
+        )
+    return path
 
 
 def config_items(items: Iterable[str]) -> dict[str, str]:
@@ -40,7 +51,7 @@ def snakemake_command(
         "-m",
         "snakemake",
         "--snakefile",
-        str(WORKFLOW_ROOT / "Snakefile"),
+        str(snakefile()),
         "--directory",
         str(workdir),
     ]
