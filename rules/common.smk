@@ -49,19 +49,19 @@ wildcard_constraints:
     ext="mp4|mkv",
 
 
-def row(wildcards):
+def get_row(wildcards):
     return MANIFEST.loc[wildcards.video]
 
 
-def source_path(wildcards):
+def get_source_path(wildcards):
     """The local file a video is read from (remote sources are fetched into the work folder)."""
-    source = row(wildcards)["source"]
+    source = get_row(wildcards)["source"]
     if is_remote(source):
         return str(VIDEO.source / Path(source).name).format(video=wildcards.video)
     return source
 
 
-def final_path(video):
+def get_final_path(video):
     """final.mp4, or final.mkv when the source carries streams MP4 cannot hold."""
     info = read_json(checkpoints.probe.get(video=video).output.json)
     ext = (
@@ -70,47 +70,47 @@ def final_path(video):
     return str(VIDEO.final(ext)).format(video=video)
 
 
-def shard_names(wildcards):
+def get_shard_names(wildcards):
     checkpoints.split.get(video=wildcards.video)
     index = str(VIDEO.shard_index).format(video=wildcards.video)
     return [entry["name"] for entry in read_json(index)["shards"]]
 
 
-def per_shard(pattern):
+def get_shard_paths(pattern):
     """Input function: `pattern` (with {video} and {shard}) for every shard of a video."""
 
     def expand_shards(wildcards):
         return [
             pattern.format(video=wildcards.video, shard=s)
-            for s in shard_names(wildcards)
+            for s in get_shard_names(wildcards)
         ]
 
     return expand_shards
 
 
-def summary_timings(wildcards):
+def get_timings(wildcards):
     """Every step's timing record for one video (the summary sums them per stage)."""
-    ext = Path(final_path(wildcards.video)).suffix[1:]
+    ext = Path(get_final_path(wildcards.video)).suffix[1:]
     steps = ["probe", "split", f"assemble-{ext}"]
     return [str(VIDEO.timing(s)).format(video=wildcards.video) for s in steps] + [
         path
         for step in ("upscale", "encode")
-        for path in per_shard(str(VIDEO.timing(f"{step}-{{shard}}")))(wildcards)
+        for path in get_shard_paths(str(VIDEO.timing(f"{step}-{{shard}}")))(wildcards)
     ]
 
 
-def all_targets(wildcards):
+def get_all_targets(wildcards):
     """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
     shard is recomputed (and only that one) on the next run."""
     targets = [str(VIDEO.summary).format(video=video) for video in MANIFEST.index]
     if config["keep_upscaled"]:
         for video in MANIFEST.index:
-            shards = per_shard(str(VIDEO.upscaled / "{shard}.mkv"))
+            shards = get_shard_paths(str(VIDEO.upscaled / "{shard}.mkv"))
             targets += shards(SimpleNamespace(video=video))
     return targets
 
 
-def settings(section):
+def get_settings_json(section):
     return json.dumps(config[section], sort_keys=True)
 
 
@@ -118,14 +118,14 @@ def maybe_temp(path):
     return path if config["keep_upscaled"] else temp(path)
 
 
-def upscale_mem_mb(wildcards, attempt):
+def get_upscale_mem_mb(wildcards, attempt):
     return 4000 * attempt
 
 
-def upscale_runtime(wildcards, attempt):
+def get_upscale_runtime(wildcards, attempt):
     # Minutes: generous for a GPU (tens of frames/s), doubled on each retry after a timeout.
     return max(10, config["shard_frames"] // 20) * attempt
 
 
-def cpu_runtime(wildcards, attempt):
+def get_cpu_runtime(wildcards, attempt):
     return max(10, config["shard_frames"] // 30) * attempt

@@ -15,8 +15,8 @@ rule quality_report:
 
 rule quality_panel:
     input:
-        source=source_path,
-        final=lambda wildcards: final_path(wildcards.video),
+        source=get_source_path,
+        final=lambda wildcards: get_final_path(wildcards.video),
         summary=result("summary.json"),
     output:
         panel=report(

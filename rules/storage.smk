@@ -1,6 +1,7 @@
 # S3 sources: a manifest `source` may be s3://bucket/key. The object is downloaded once into an
 # ETag-keyed cache (shared by every run that names it) and hard-linked into the video's work folder,
-# where `source_path` (common.smk) expects it. Runs on the submitting host: it needs S3 access only.
+# where `get_source_path` (common.smk) expects it. Runs on the submitting host: it needs S3 access
+# only.
 S3_CACHE = str(config.get("s3_cache_dir") or f"{RESULTS}/.s3-cache")
 
 
@@ -19,7 +20,7 @@ rule fetch_source:
         mem_mb=500,
         runtime=60,
     params:
-        source=lambda wildcards: row(wildcards)["source"],
+        source=lambda wildcards: get_row(wildcards)["source"],
         cache=S3_CACHE,
         vsr=VSR,
     shell:
