@@ -25,11 +25,11 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        all_targets,
+        get_all_targets,
         REPORT_PANELS,
 
 
 # The videos without report panels: what `vsr upscale` builds (it keeps only the video).
 rule videos:
     input:
-        all_targets,
+        get_all_targets,

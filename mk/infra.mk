@@ -1,5 +1,5 @@
-# Infra checks (issue 5): cfn-lint, ParallelCluster schema, shellcheck, yamllint, all offline.
-# The tools live in their own venvs (.venv-infra/, .venv-pcluster/), made by infra/setup_tools.sh.
+# Infra checks that need no AWS account: cfn-lint, ParallelCluster schema, shellcheck, yamllint.
+# The tools live in their own venvs (.venv-infra/, .venv-pcluster/): their pins clash with ours.
 .PHONY: infra-tools infra-check
 
 infra-tools:

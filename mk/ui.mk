@@ -1,4 +1,4 @@
-# Gradio demo UI (issue 8). Login from GRADIO_USERNAME/GRADIO_PASSWORD; without them:
+# Gradio demo UI. Login from GRADIO_USERNAME/GRADIO_PASSWORD; without them:
 #   make ui UI_ARGS=--local-only          (no login, 127.0.0.1 only)
 # S3 mode: UI_ARGS="--s3-input s3://BUCKET/uploads --s3-output s3://BUCKET/results"
 .PHONY: ui ui-test
@@ -10,4 +10,4 @@ ui: install
 
 # Browser tests only (headless Debian Chromium; installed by the test fixture when missing).
 ui-test: install
-	$(PY) -m pytest -q tests/test_ui.py
+	$(PY) -m pytest -q tests/apps/test_ui.py

@@ -1,10 +1,10 @@
 rule assemble:
     input:
-        source=source_path,
+        source=get_source_path,
         probe=work("probe.json"),
-        segments=per_shard(work("segments/{shard}.mp4")),
+        segments=get_shard_paths(work("segments/{shard}.mp4")),
     output:
-        final=temp(work("assembled.{ext}")),  # published as final.{ext} by qc
+        final=temp(str(VIDEO.assembled("{ext}"))),  # published as final.{ext} by qc
         timing=work("timings/assemble-{ext}.json"),
     log:
         logs("assemble-{ext}.log"),
@@ -13,7 +13,7 @@ rule assemble:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=cpu_runtime,
+        runtime=get_cpu_runtime,
     params:
         vsr=VSR,
     shell:
@@ -25,11 +25,9 @@ rule summary:
     input:
         probe=work("probe.json"),
         shards=work("shards"),
-        final=lambda wildcards: final_path(wildcards.video),
-        qc=lambda wildcards: work(
-            f"qc-{final_path(wildcards.video)[-3:]}.json"
-        ).format(video=wildcards.video),
-        timings=summary_timings,
+        final=lambda wildcards: get_final_path(wildcards.video),
+        qc=get_qc_report,
+        timings=get_timings,
     output:
         result("summary.json"),
     log:
@@ -39,8 +37,8 @@ rule summary:
         "../envs/vsr.yaml"
     params:
         vsr=VSR,
-        type=lambda wildcards: row(wildcards)["type"],
-        model=lambda wildcards: row(wildcards)["model"],
+        type=lambda wildcards: get_row(wildcards)["type"],
+        model=lambda wildcards: get_row(wildcards)["model"],
     shell:
         "{params.vsr} summary {wildcards.video:q} {params.type:q} {params.model:q} {input.probe:q}"
         " {input.shards:q}/index.json {input.final:q} {output:q}"

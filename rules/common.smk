@@ -6,35 +6,41 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from vsr.errors import VsrError  # noqa: E402
+from vsr.layout import VideoPaths  # noqa: E402
 from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
 RESULTS = os.path.normpath(str(config["results"]))
+# Every video's folders, as patterns with the {video} wildcard (vsr.layout owns the layout).
+VIDEO = VideoPaths(Path(RESULTS) / "{video}")
 
 
 def result(name):
     """A path in one video's result folder (wildcard {video})."""
-    return f"{RESULTS}/{{video}}/{name}"
+    return str(VIDEO.root / name)
 
 
 def work(name):
     """A path in one video's work folder: intermediates, timings, progress."""
-    return result(f"work/{name}")
+    return str(VIDEO.work / name)
 
 
 def logs(name):
-    return result(f"logs/{name}")
+    return str(VIDEO.log(name))
 
 
 try:
     MANIFEST = load_manifest(config["manifest"], config["models"])
 except VsrError as exc:
     raise WorkflowError(f"vsr: error: {exc}") from None
+# The contract of the sample sheet; load_manifest has already said what is wrong in a bad one.
+validate(MANIFEST, "../config/manifest.schema.yaml")
 
 
 wildcard_constraints:
@@ -43,67 +49,74 @@ wildcard_constraints:
     ext="mp4|mkv",
 
 
-def row(wildcards):
+def get_row(wildcards):
     return MANIFEST.loc[wildcards.video]
 
 
-def source_path(wildcards):
+def get_source_path(wildcards):
     """The local file a video is read from (remote sources are fetched into the work folder)."""
-    source = row(wildcards)["source"]
+    source = get_row(wildcards)["source"]
     if is_remote(source):
-        return work(f"source/{Path(source).name}").format(video=wildcards.video)
+        return str(VIDEO.source / Path(source).name).format(video=wildcards.video)
     return source
 
 
-def final_path(video):
+def get_final_path(video):
     """final.mp4, or final.mkv when the source carries streams MP4 cannot hold."""
     info = read_json(checkpoints.probe.get(video=video).output.json)
     ext = (
         config["container"] if config["container"] != "auto" else info["container_out"]
     )
-    return result(f"final.{ext}").format(video=video)
+    return str(VIDEO.final(ext)).format(video=video)
 
 
-def shard_names(wildcards):
-    shards = checkpoints.split.get(video=wildcards.video).output.shards
-    return [entry["name"] for entry in read_json(f"{shards}/index.json")["shards"]]
+def get_qc_report(wildcards):
+    """The quality-control report of the video's final output."""
+    ext = Path(get_final_path(wildcards.video)).suffix[1:]
+    return str(VIDEO.qc(ext)).format(video=wildcards.video)
 
 
-def per_shard(pattern):
+def get_shard_names(wildcards):
+    checkpoints.split.get(video=wildcards.video)
+    index = str(VIDEO.shard_index).format(video=wildcards.video)
+    return [entry["name"] for entry in read_json(index)["shards"]]
+
+
+def get_shard_paths(pattern):
     """Input function: `pattern` (with {video} and {shard}) for every shard of a video."""
 
     def expand_shards(wildcards):
         return [
             pattern.format(video=wildcards.video, shard=s)
-            for s in shard_names(wildcards)
+            for s in get_shard_names(wildcards)
         ]
 
     return expand_shards
 
 
-def summary_timings(wildcards):
+def get_timings(wildcards):
     """Every step's timing record for one video (the summary sums them per stage)."""
-    ext = Path(final_path(wildcards.video)).suffix[1:]
+    ext = Path(get_final_path(wildcards.video)).suffix[1:]
     steps = ["probe", "split", f"assemble-{ext}"]
-    return [work(f"timings/{s}.json").format(video=wildcards.video) for s in steps] + [
+    return [str(VIDEO.timing(s)).format(video=wildcards.video) for s in steps] + [
         path
         for step in ("upscale", "encode")
-        for path in per_shard(work(f"timings/{step}-{{shard}}.json"))(wildcards)
+        for path in get_shard_paths(str(VIDEO.timing(f"{step}-{{shard}}")))(wildcards)
     ]
 
 
-def all_targets(wildcards):
+def get_all_targets(wildcards):
     """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
     shard is recomputed (and only that one) on the next run."""
-    targets = [result("summary.json").format(video=video) for video in MANIFEST.index]
+    targets = [str(VIDEO.summary).format(video=video) for video in MANIFEST.index]
     if config["keep_upscaled"]:
         for video in MANIFEST.index:
-            shards = per_shard(work("upscaled/{shard}.mkv"))
+            shards = get_shard_paths(str(VIDEO.upscaled / "{shard}.mkv"))
             targets += shards(SimpleNamespace(video=video))
     return targets
 
 
-def settings(section):
+def get_settings_json(section):
     return json.dumps(config[section], sort_keys=True)
 
 
@@ -111,14 +124,14 @@ def maybe_temp(path):
     return path if config["keep_upscaled"] else temp(path)
 
 
-def upscale_mem_mb(wildcards, attempt):
+def get_upscale_mem_mb(wildcards, attempt):
     return 4000 * attempt
 
 
-def upscale_runtime(wildcards, attempt):
+def get_upscale_runtime(wildcards, attempt):
     # Minutes: generous for a GPU (tens of frames/s), doubled on each retry after a timeout.
     return max(10, config["shard_frames"] // 20) * attempt
 
 
-def cpu_runtime(wildcards, attempt):
+def get_cpu_runtime(wildcards, attempt):
     return max(10, config["shard_frames"] // 30) * attempt

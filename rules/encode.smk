@@ -13,10 +13,10 @@ rule encode:
     threads: 2
     resources:
         mem_mb=2000,
-        runtime=cpu_runtime,
+        runtime=get_cpu_runtime,
     params:
         vsr=VSR,
-        settings=settings("encode"),
+        settings=get_settings_json("encode"),
     shell:
         "{params.vsr} encode {input.upscaled:q} {input.shards:q}/index.json {wildcards.shard}"
         " {input.probe:q} {output.segment:q} --settings {params.settings:q}"

@@ -3,6 +3,6 @@
 from vsr.media.picture import settings_from  # noqa: E402
 
 
-def picture_settings(wildcards):
-    row_values = row(wildcards).to_dict()
+def get_picture_settings_json(wildcards):
+    row_values = get_row(wildcards).to_dict()
     return json.dumps(settings_from(config, row_values), sort_keys=True)

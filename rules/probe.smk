@@ -1,6 +1,6 @@
 checkpoint probe:
     input:
-        source=source_path,
+        source=get_source_path,
     output:
         json=work("probe.json"),
         timing=work("timings/probe.json"),
@@ -11,10 +11,10 @@ checkpoint probe:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=cpu_runtime,
+        runtime=get_cpu_runtime,
     params:
         vsr=VSR,
-        picture=picture_settings,
+        picture=get_picture_settings_json,
     shell:
         "{params.vsr} probe {input.source:q} {output.json:q} --timing {output.timing:q}"
         " --picture {params.picture:q} > {log:q} 2>&1"

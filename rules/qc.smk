@@ -3,13 +3,13 @@
 # line naming the file and the check, and the work folder stays for inspection).
 rule qc:
     input:
-        source=source_path,
-        assembled=work("assembled.{ext}"),
+        source=get_source_path,
+        assembled=str(VIDEO.assembled("{ext}")),
         probe=work("probe.json"),
         shards=work("shards"),
     output:
         final=result("final.{ext}"),
-        qc=work("qc-{ext}.json"),
+        qc=str(VIDEO.qc("{ext}")),
     log:
         logs("qc-{ext}.log"),
     conda:
@@ -17,7 +17,7 @@ rule qc:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=cpu_runtime,
+        runtime=get_cpu_runtime,
     params:
         vsr=VSR,
         enabled="" if config.get("qc", True) else "--skip",

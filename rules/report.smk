@@ -2,9 +2,6 @@
 # final video beside bicubic x4 of the source, flicker of both, and per-stage timings. Cheap:
 # it decodes five frames of each file. Included from the Snakefile; built by REPORT_PANELS.
 
-EVALUATE = f"{shlex.quote(sys.executable)} -m vsr evaluate video"
-
-
 # Each video's report panel: add to `rule all` (or build with the target quality_report).
 REPORT_PANELS = [
     result("report/panel.png").format(video=video) for video in MANIFEST.index
@@ -18,8 +15,8 @@ rule quality_report:
 
 rule quality_panel:
     input:
-        source=source_path,
-        final=lambda wildcards: final_path(wildcards.video),
+        source=get_source_path,
+        final=lambda wildcards: get_final_path(wildcards.video),
         summary=result("summary.json"),
     output:
         panel=report(
@@ -48,8 +45,8 @@ rule quality_panel:
         mem_mb=2000,
         runtime=10,
     params:
-        evaluate=EVALUATE,
+        vsr=VSR,
         out_dir=lambda wildcards, output: os.path.dirname(output.panel),
     shell:
-        "{params.evaluate} {input.source:q} {input.final:q} {input.summary:q}"
+        "{params.vsr} panel {input.source:q} {input.final:q} {input.summary:q}"
         " {params.out_dir:q} > {log:q} 2>&1"

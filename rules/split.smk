@@ -1,6 +1,6 @@
 checkpoint split:
     input:
-        source=source_path,
+        source=get_source_path,
         probe=work("probe.json"),
     output:
         shards=directory(work("shards")),
@@ -12,7 +12,7 @@ checkpoint split:
     threads: 2
     resources:
         mem_mb=2000,
-        runtime=cpu_runtime,
+        runtime=get_cpu_runtime,
     params:
         vsr=VSR,
         shard_frames=config["shard_frames"],

@@ -1,13 +1,13 @@
 # S3 sources: a manifest `source` may be s3://bucket/key. The object is downloaded once into an
 # ETag-keyed cache (shared by every run that names it) and hard-linked into the video's work folder,
-# where `source_path` (common.smk) expects it. Runs on the submitting host: it needs S3 access only.
-S3_FETCH = f"{shlex.quote(sys.executable)} -m vsr.cloud.s3 fetch"
+# where `get_source_path` (common.smk) expects it. Runs on the submitting host: it needs S3 access
+# only.
 S3_CACHE = str(config.get("s3_cache_dir") or f"{RESULTS}/.s3-cache")
 
 
 rule fetch_source:
     output:
-        result("work/source/{name}"),
+        str(VIDEO.source / "{name}"),
     log:
         logs("fetch_source/{name}.log"),
     wildcard_constraints:
@@ -20,8 +20,8 @@ rule fetch_source:
         mem_mb=500,
         runtime=60,
     params:
-        source=lambda wildcards: row(wildcards)["source"],
+        source=lambda wildcards: get_row(wildcards)["source"],
         cache=S3_CACHE,
-        fetch=S3_FETCH,
+        vsr=VSR,
     shell:
-        "{params.fetch} {params.source:q} {output:q} --cache {params.cache:q} > {log:q} 2>&1"
+        "{params.vsr} fetch {params.source:q} {output:q} --cache {params.cache:q} > {log:q} 2>&1"

@@ -11,12 +11,12 @@ rule upscale:
         "../envs/vsr.yaml"
     threads: 4
     resources:
-        mem_mb=upscale_mem_mb,
-        runtime=upscale_runtime,
+        mem_mb=get_upscale_mem_mb,
+        runtime=get_upscale_runtime,
     params:
         vsr=VSR,
-        model=lambda wildcards: row(wildcards)["model"],
-        settings=settings("upscale"),
+        model=lambda wildcards: get_row(wildcards)["model"],
+        settings=get_settings_json("upscale"),
         progress=work("progress/{shard}.json"),
     shell:
         "{params.vsr} upscale {input.shard:q} {input.probe:q} {output.upscaled:q}"

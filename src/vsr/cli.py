@@ -1,88 +1,39 @@
-"""The `vsr` command: user commands (upscale, models, demo, watch) and the workflow's steps."""
+"""The `vsr` command: the user's commands (upscale, models, demo, sample, evaluate, ui, watch,
+run-s3); `vsr step NAME` hands over to the workflow step's own module (vsr.steps.NAME)."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
-import os
 import sys
-from pathlib import Path
 
 from vsr.errors import VsrError
+from vsr.names import VIDEO_TYPES
 from vsr.util import usable_cpus
 
-JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-# jemalloc keeps large activation buffers mapped instead of page-faulting them in again for every
-# frame, as glibc malloc does: 1.45-1.55x faster CPU inference (see ENVIRONMENT.md).
-JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
+# `vsr step NAME`: one module per workflow rule, vsr.steps.NAME, with add_arguments() and run().
+STEPS = ("fetch", "probe", "split", "upscale", "encode", "assemble", "qc", "summary", "panel")
 
 
-def reexec_with_jemalloc() -> None:
-    """Restart this process with jemalloc preloaded, once, when it is installed."""
-    jemalloc = os.environ.get("VSR_JEMALLOC", JEMALLOC)
-    if not Path(jemalloc).exists() or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
-        return
-    env = dict(os.environ, LD_PRELOAD=jemalloc, MALLOC_CONF=JEMALLOC_CONF)
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
-
-
-def _step_parser(sub: argparse._SubParsersAction) -> None:
-    step = sub.add_parser("step", help="one workflow step (called by the Snakemake rules)")
-    steps = step.add_subparsers(dest="step", required=True)
-
-    p = steps.add_parser("probe")
-    p.add_argument("source")
-    p.add_argument("out")
-    p.add_argument("--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)")
-    p.add_argument("--timing")
-
-    p = steps.add_parser("split")
-    p.add_argument("source")
-    p.add_argument("probe")
-    p.add_argument("out_dir")
-    p.add_argument("--shard-frames", type=int, required=True)
-    p.add_argument("--timing")
-
-    p = steps.add_parser("upscale")
-    p.add_argument("shard")
-    p.add_argument("probe")
-    p.add_argument("out")
-    p.add_argument("--model", required=True)
-    p.add_argument("--settings", default="{}", help="JSON: the config's `upscale` section")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--progress")
-    p.add_argument("--timing")
-
-    p = steps.add_parser("encode")
-    p.add_argument("upscaled")
-    p.add_argument("index")
-    p.add_argument("shard")
-    p.add_argument("probe")
-    p.add_argument("out")
-    p.add_argument("--settings", default="{}", help="JSON: the config's `encode` section")
-    p.add_argument("--threads", type=int, help="encoder threads (the job's CPU share)")
-    p.add_argument("--timing")
-
-    p = steps.add_parser("assemble")
-    p.add_argument("source")
-    p.add_argument("probe")
-    p.add_argument("out")
-    p.add_argument("--segments", nargs="+", required=True)
-    p.add_argument("--timing")
-
-    p = steps.add_parser("summary")
-    for name in ("id", "type", "model", "probe", "index", "final", "out"):
-        p.add_argument(name)
-    p.add_argument("--timings", nargs="*", default=[])
-    p.add_argument("--qc", help="the qc step's report")
-
-    p = steps.add_parser("qc")
-    for name in ("source", "assembled", "final", "out"):
-        p.add_argument(name)
-    p.add_argument("--probe")
-    p.add_argument("--index")
-    p.add_argument("--skip", action="store_true", help="publish without checking")
+def step_main(argv: list[str]) -> int:
+    """`vsr step NAME ARGS...`: one workflow step, as the Snakemake rules call it. Only the
+    step's own module is imported (the upscale step's model stack is not needed to probe)."""
+    parser = argparse.ArgumentParser(prog="vsr step", description=step_main.__doc__)
+    parser.add_argument("name", choices=STEPS)
+    name = parser.parse_args(argv[:1]).name
+    module = importlib.import_module(f"vsr.steps.{name}")
+    step = argparse.ArgumentParser(prog=f"vsr step {name}", description=module.run.__doc__)
+    module.add_arguments(step)
+    args = step.parse_args(argv[1:])
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        return module.run(args) or 0
+    except VsrError as exc:
+        print(f"vsr: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upscale", help="upscale one video (or image) with the workflow")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--type", choices=["anime", "real"], default="real")
+    p.add_argument("--type", choices=VIDEO_TYPES, default="real")
     p.add_argument("--model", help="model name (see `vsr models`), .pth path or URL")
     p.add_argument("--shard-frames", type=int)
     p.add_argument("--cores", type=int, default=usable_cpus())
@@ -128,87 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run-s3", help="run the workflow for one S3 upload (head node job)", add_help=False
     )
-    _step_parser(sub)
+    sub.add_parser("step", help="one workflow step (called by the Snakemake rules)", add_help=False)
     return parser
-
-
-def run_step(args: argparse.Namespace) -> None:
-    if args.step == "probe":
-        from vsr.media.picture import write_probe
-        from vsr.util import StepTimer
-
-        with StepTimer("probe", args.timing):
-            write_probe(args.source, args.out, json.loads(args.picture))
-    elif args.step == "split":
-        from vsr.steps.split import split
-        from vsr.util import StepTimer
-
-        with StepTimer("split", args.timing) as timer:
-            index = split(args.source, args.probe, args.out_dir, args.shard_frames)
-            timer.extra.update(frames=index["frames"])
-    elif args.step == "upscale":
-        settings = json.loads(args.settings)
-        if settings.get("allocator", "jemalloc") == "jemalloc":
-            reexec_with_jemalloc()
-        from vsr.steps.upscale import upscale_shard
-
-        upscale_shard(
-            args.shard,
-            args.probe,
-            args.out,
-            model=args.model,
-            settings=settings,
-            threads=args.threads,
-            progress_json=args.progress,
-            timing_json=args.timing,
-        )
-    elif args.step == "encode":
-        from vsr.steps.encode import encode_segment
-
-        s = json.loads(args.settings)
-        encode_segment(
-            args.upscaled,
-            args.index,
-            args.shard,
-            args.probe,
-            args.out,
-            codec=s.get("codec", "libx264"),
-            crf=s.get("crf", 18),
-            preset=s.get("preset", "medium"),
-            options=s.get("options"),
-            threads=args.threads,
-            timing_json=args.timing,
-        )
-    elif args.step == "assemble":
-        from vsr.steps.assemble import assemble
-
-        assemble(args.source, args.probe, args.segments, args.out, timing_json=args.timing)
-    elif args.step == "summary":
-        from vsr.steps.summary import write_summary
-
-        write_summary(
-            args.id,
-            args.type,
-            args.model,
-            args.probe,
-            args.index,
-            args.timings,
-            args.final,
-            args.out,
-            qc_json=args.qc,
-        )
-    elif args.step == "qc":
-        from vsr.steps.qc import qc_step
-
-        qc_step(
-            args.source,
-            args.assembled,
-            args.final,
-            args.out,
-            probe_json=args.probe,
-            index_json=args.index,
-            enabled=not args.skip,
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         from vsr.measure.evaluate import main as evaluate_main
 
         return evaluate_main(argv[1:])
+    if argv[:1] == ["step"]:
+        return step_main(argv[1:])
     if argv[:1] == ["run-s3"]:
         from vsr.cloud.watch import run_s3_main
 
@@ -234,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        if args.command == "step":
-            run_step(args)
-        elif args.command == "qc":
+        if args.command == "qc":
             from vsr.steps.qc import check, failure_line
 
             report = check(args.source, args.output)

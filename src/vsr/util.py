@@ -8,10 +8,25 @@ import os
 import resource
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+# jemalloc keeps large activation buffers mapped instead of page-faulting them in again for every
+# frame, as glibc malloc does: 1.45-1.55x faster CPU inference (see ENVIRONMENT.md).
+JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+def reexec_with_jemalloc() -> None:
+    """Restart this process with jemalloc preloaded, once, when it is installed."""
+    jemalloc = os.environ.get("VSR_JEMALLOC", JEMALLOC)
+    if not Path(jemalloc).exists() or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
+        return
+    env = dict(os.environ, LD_PRELOAD=jemalloc, MALLOC_CONF=JEMALLOC_CONF)
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
 def usable_cpus() -> int:
@@ -24,14 +39,18 @@ def usable_cpus() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str], *, shared: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.
 
-    A reader (or a resumed workflow) never sees a half-written file under the final name.
+    A reader (or a resumed workflow) never sees a half-written file under the final name. The
+    temporary name keeps the suffix (writers pick the format from it). `shared=False`: one writer
+    per path (a workflow job), whose rerun reuses the name; `shared=True`: several processes may
+    write the same path at once (a cache on a shared filesystem), each under a name of its own.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    unique = f"-{secrets.token_hex(6)}" if shared else ""
+    tmp = path.with_name(f".{path.stem}.partial{unique}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -41,15 +60,12 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def link_or_copy(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Place `source` at `dest` atomically: a hard link where the filesystem allows, else a copy."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}")
-    try:
-        os.link(source, temp)
-    except OSError:
-        shutil.copyfile(source, temp)
-    os.replace(temp, dest)
-    return dest
+    with atomic_output(dest, shared=True) as temp:
+        try:
+            os.link(source, temp)
+        except OSError:
+            shutil.copyfile(source, temp)
+    return Path(dest)
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage.data
+from helpers.endpoint import upscale_remote
 from helpers.processes import free_port, stop_process
 from PIL import Image
 
 from vsr import WORKFLOW_ROOT
-from vsr.apps.endpoint import upscale_remote
 
 REPO = WORKFLOW_ROOT
 SERVE = REPO / "infra" / "endpoint" / "serve"

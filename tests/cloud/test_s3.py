@@ -97,14 +97,14 @@ def test_download_is_cached_by_etag(aws_env: Aws, tmp_path):
     changed = download_cached(uri, tmp_path / "cache")
     assert changed != first and changed.read_bytes() == b"second version"
     assert first.read_bytes() == b"first version"
-    leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.name.startswith(".part-")]
+    leftovers = [p for p in (tmp_path / "cache").rglob("*") if ".partial" in p.name]
     assert leftovers == []
 
 
 def test_fetch_command_links_from_cache_and_reports_errors(aws_env: Aws, tmp_path):
     bucket = aws_env.bucket("fetch")
     client().put_object(Bucket=bucket, Key="in/v.mkv", Body=b"video bytes")
-    fetch = [sys.executable, "-m", "vsr.cloud.s3", "fetch"]
+    fetch = [sys.executable, "-m", "vsr", "step", "fetch"]
     env = {**os.environ}
     dest = tmp_path / "work" / "source" / "v.mkv"
     done = subprocess.run(

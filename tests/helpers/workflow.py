@@ -6,19 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vsr import WORKFLOW_ROOT
 from vsr.media.sample import ClipSpec
+from vsr.workflow.manifest import write_manifest as write_manifest_rows
+from vsr.workflow.snakemake import config_items, snakemake_command
 
 VSR = [sys.executable, "-m", "vsr"]
-SNAKEMAKE = [
-    sys.executable,
-    "-m",
-    "snakemake",
-    "--snakefile",
-    str(WORKFLOW_ROOT / "Snakefile"),
-    "--profile",
-    str(WORKFLOW_ROOT / "profiles" / "local"),
-]
 WORKFLOW_TIMEOUT_S = 900
 
 # Small clips (the model's cost grows with pixels) covering what real archives hold.
@@ -45,9 +37,10 @@ def run(command: list[str], cwd: Path, timeout: int = WORKFLOW_TIMEOUT_S, **kwar
 
 
 def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
-    lines = ["id\tsource\ttype\tmodel"] + ["\t".join((*r, "")) for r in rows]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    """A manifest of (id, source, type) rows, each with the type's default model."""
+    return write_manifest_rows(
+        path, [dict(zip(("id", "source", "type"), r, strict=True)) for r in rows]
+    )
 
 
 def ffmpeg_copy(source: Path, out: Path, *options: str) -> Path:
@@ -60,14 +53,7 @@ def ffmpeg_copy(source: Path, out: Path, *options: str) -> Path:
 
 
 def snakemake_batch(manifest: Path, results: Path, *extra: str, cores: int = 1, timeout=None):
-    """The README's batch command on a manifest."""
-    command = [
-        *SNAKEMAKE,
-        "--cores",
-        str(cores),
-        "--config",
-        f"manifest={manifest}",
-        f"results={results}",
-        *extra,
-    ]
+    """The README's batch command on a manifest (`extra`: more KEY=VALUE config)."""
+    config = {"manifest": str(manifest), "results": str(results), **config_items(extra)}
+    command = snakemake_command(manifest.parent, config, cores=cores)
     return run(command, cwd=manifest.parent, timeout=timeout or WORKFLOW_TIMEOUT_S), command

@@ -95,7 +95,7 @@ def test_onnx_export_is_cached_once(cache_dir: Path):
     stamp = exports[0].stat().st_mtime_ns
     Upscaler(ANIME, device="cpu", backend="onnxruntime")
     assert exports[0].stat().st_mtime_ns == stamp  # reused, not exported again
-    assert not list(cache_dir.glob(".*.tmp"))  # atomic write left no temporary file
+    assert not list(cache_dir.glob(".*.partial*"))  # atomic write left no temporary file
 
 
 def test_auto_measures_once_then_reuses_the_cached_choice(cache_dir: Path):

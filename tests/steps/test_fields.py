@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from helpers.archive import variants
 
-from vsr.media.picture import output_geometry, write_probe
+from vsr.media.picture import output_geometry
+from vsr.steps.probe import write_probe
 from vsr.media.scan import combed_share
 from vsr.steps.split import split
 

@@ -3,13 +3,12 @@
     python -m vsr.apps.endpoint [--host 0.0.0.0] [--port 8080] [--model NAME]
 
 The container's `serve` entry point (infra/endpoint/serve) runs this. Settings come from the
-environment, as SageMaker passes them: VSR_MODEL (realesr-animevideov3), VSR_DEVICE (auto),
-VSR_PRECISION (fp32), VSR_TILE (0 = automatic), VSR_MAX_BYTES (request body limit, 16 MiB),
-VSR_MAX_PIXELS (input size limit, 1920x1080), SAGEMAKER_BIND_TO_PORT (8080).
+environment, as SageMaker passes them: VSR_MODEL (the registry's default for anime),
+VSR_DEVICE (auto), VSR_PRECISION (fp32), VSR_TILE (0 = automatic), VSR_MAX_BYTES (request
+body limit, 16 MiB), VSR_MAX_PIXELS (input size limit, 1920x1080), SAGEMAKER_BIND_TO_PORT (8080).
 
 A request body is a PNG/JPEG/WebP/... image; the answer is a PNG (or a JPEG when the request
 says `Accept: image/jpeg`). Bad payloads get 4xx and a JSON body {"error": "..."} saying why.
-`upscale_remote` is the client the workflow's `endpoint` backend can use.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-DEFAULT_MODEL = "realesr-animevideov3"
+from vsr.models.registry import DEFAULT_MODEL
+
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BYTES = 16 * 2**20
 DEFAULT_MAX_PIXELS = 1920 * 1080
@@ -172,24 +170,6 @@ class EndpointHandler(BaseHTTPRequestHandler):
         sys.stderr.write(f"endpoint: {self.address_string()} {format % args}\n")
 
 
-def upscale_remote(url: str, pixels: np.ndarray, timeout: float = 300.0) -> np.ndarray:
-    """Send one (H,W,3) uint8 frame to an endpoint's /invocations; return the upscaled frame."""
-    body, content_type = encode_image(pixels, "image/png")
-    request = urllib.request.Request(
-        url.rstrip("/") + "/invocations",
-        data=body,
-        method="POST",
-        headers={"Content-Type": content_type, "Accept": "image/png"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            answer = response.read()
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")
-        raise RuntimeError(f"{url}: endpoint answered {error.code}: {detail}") from error
-    return np.asarray(Image.open(io.BytesIO(answer)).convert("RGB"), dtype=np.uint8)
-
-
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     try:
@@ -202,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=env_int("SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT))
-    parser.add_argument("--model", default=os.environ.get("VSR_MODEL", DEFAULT_MODEL))
+    parser.add_argument("--model", default=os.environ.get("VSR_MODEL", DEFAULT_MODEL["anime"]))
     parser.add_argument("--device", default=os.environ.get("VSR_DEVICE", "auto"))
     parser.add_argument("--precision", default=os.environ.get("VSR_PRECISION", "fp32"))
     return parser

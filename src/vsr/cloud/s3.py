@@ -1,20 +1,18 @@
 """S3 helpers: s3:// URIs, ETag-keyed download cache, verified uploads, presigned GETs, status.
 
 Clients take their endpoints from the standard AWS_ENDPOINT_URL* variables, so the same code talks
-to AWS or to the local stand-ins. Only the standard library and boto3 are imported here: the Lambda
-bundle ships this module.
+to AWS or to the local stand-ins. Only the standard library, boto3 and the package's own
+standard-library modules (errors, names, util) are imported here: the Lambda bundle ships this.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +28,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vsr.errors import VsrError
-from vsr.util import link_or_copy
+from vsr.names import STAGES
+from vsr.util import atomic_output, link_or_copy
 
 BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 limit
@@ -68,10 +67,6 @@ class S3Uri:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-
-def is_s3_uri(text: str) -> bool:
-    return text.startswith("s3://")
 
 
 def client(service: str = "s3", **overrides: Any) -> Any:
@@ -131,16 +126,9 @@ def download_cached(uri: S3Uri, cache_dir: Path, s3: Any = None) -> Path:
     target = folder / f"source{suffix}"
     if target.exists() and target.stat().st_size == meta["ContentLength"]:
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".part-")
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
+    with atomic_output(target, shared=True) as temp:
         s3.download_file(uri.bucket, uri.key, str(temp), Config=TRANSFER)
         _check_download(uri, temp, meta, head(uri, s3))
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     return target
 
 
@@ -231,14 +219,12 @@ def presign_get(uri: S3Uri, expires_s: int = DEFAULT_PRESIGN_S, s3: Any = None) 
     )
 
 
-def now_iso() -> str:
+def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StatusWriter:
     """Writes `<output prefix>/<uuid>/status.json`, one document per stage."""
-
-    STATES = ("queued", "probing", "upscaling", "encoding", "uploading", "done", "failed")
 
     def __init__(self, output: S3Uri, uuid: str, source: str, s3: Any = None):
         self.uri = output.child(uuid, "status.json")
@@ -248,9 +234,9 @@ class StatusWriter:
         self.history: list[dict[str, str]] = []  # one entry per stage entered
 
     def write(self, state: str, **details: Any) -> None:
-        if state not in self.STATES:
+        if state not in STAGES:
             raise ValueError(f"unknown state {state}")
-        stamp = now_iso()
+        stamp = utc_now_iso()
         if not self.last and state != "queued":
             self.history = self._earlier_history()  # e.g. "queued", written by the trigger
         if state != self.last.get("state"):
@@ -269,28 +255,7 @@ class StatusWriter:
         return earlier.get("history", []) if earlier.get("source") == self.base["source"] else []
 
 
-def fetch(source: str, dest: Path, cache_dir: Path) -> Path:
+def fetch_object(source: str, dest: Path, cache_dir: Path) -> Path:
     """Place the object at `source` on `dest` (a hard link into the ETag cache, else a copy)."""
     cached = download_cached(S3Uri.parse(source), cache_dir)
     return link_or_copy(cached, dest)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m vsr.cloud.s3 fetch SOURCE DEST --cache DIR` (the workflow's fetch_source rule)."""
-    parser = argparse.ArgumentParser(prog="python -m vsr.cloud.s3")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fetch_cmd = commands.add_parser("fetch", help="download an s3:// source once (ETag cache)")
-    fetch_cmd.add_argument("source")
-    fetch_cmd.add_argument("dest", type=Path)
-    fetch_cmd.add_argument("--cache", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        fetch(args.source, args.dest, args.cache)
-    except (VsrError, Boto3Error, ClientError, BotoCoreError) as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,11 +25,11 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from vsr.cloud.s3 import BUCKET_RE, S3Uri, StatusWriter, client, now_iso
+from vsr.cloud.s3 import BUCKET_RE, S3Uri, StatusWriter, client, utc_now_iso
 from vsr.errors import VsrError
+from vsr.names import VIDEO_TYPES
 
 VIDEO_EXTENSIONS = frozenset({"mp4", "mkv", "mov", "webm", "avi", "m4v"})
-VIDEO_TYPES = ("anime", "real")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INSTANCE_RE = re.compile(r"i-[0-9a-f]{8,17}")
 # Settings an operator sets (paths, profile) stay within this alphabet; user input is quoted.
@@ -60,13 +60,13 @@ class Upload:
 
 
 @dataclass(frozen=True)
-class Settings:
+class TriggerSettings:
     input_prefix: str
     output: S3Uri
     max_bytes: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
+    def from_env(cls, env: Mapping[str, str]) -> TriggerSettings:
         location = env.get("OUTPUT_S3_LOCATION", "")
         if not location:
             raise VsrError("OUTPUT_S3_LOCATION", "not set")
@@ -140,7 +140,9 @@ def _reject_name(name: str) -> str | None:
     return None
 
 
-def validate_upload(bucket: str, key: str, size: int, etag: str, settings: Settings) -> Upload:
+def validate_upload(
+    bucket: str, key: str, size: int, etag: str, settings: TriggerSettings
+) -> Upload:
     """Check `<prefix>/<type>/<uuid>/<name>.<ext>`, the size; raise Rejected with the reason."""
     prefix_parts = settings.input_prefix.split("/") if settings.input_prefix else []
     parts = key.split("/")
@@ -163,7 +165,7 @@ def validate_upload(bucket: str, key: str, size: int, etag: str, settings: Setti
     return Upload(bucket, key, video_type, uuid, name, size, etag)
 
 
-def parse_record(record: Mapping[str, Any], settings: Settings, s3: Any) -> Upload:
+def parse_record(record: Mapping[str, Any], settings: TriggerSettings, s3: Any) -> Upload:
     """One S3 event record -> Upload; keys arrive URL-encoded with '+' for spaces."""
     if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
         raise Rejected(f"not an ObjectCreated event ({record.get('eventName')!r})")
@@ -186,7 +188,7 @@ def parse_record(record: Mapping[str, Any], settings: Settings, s3: Any) -> Uplo
 
 
 def validate_event(
-    event: Mapping[str, Any], settings: Settings, s3: Any
+    event: Mapping[str, Any], settings: TriggerSettings, s3: Any
 ) -> tuple[list[Upload], list[dict[str, str]]]:
     uploads, rejected = [], []
     for record in event.get("Records") or []:
@@ -206,7 +208,7 @@ def marker_uri(upload: Upload, output: S3Uri) -> S3Uri:
 def claim(upload: Upload, output: S3Uri, s3: Any) -> bool:
     """Create the duplicate marker; False when it exists (a repeated delivery of this upload)."""
     marker = marker_uri(upload, output)
-    body = json.dumps({**asdict(upload), "claimed": now_iso()}).encode()
+    body = json.dumps({**asdict(upload), "claimed": utc_now_iso()}).encode()
     try:
         s3.put_object(Bucket=marker.bucket, Key=marker.key, Body=body, IfNoneMatch="*")
     except ClientError as error:
@@ -290,7 +292,7 @@ def log(decision: str, **fields: Any) -> None:
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point. Raises (so S3 retries) only when a valid upload could not be sent."""
     env = os.environ
-    settings = Settings.from_env(env)
+    settings = TriggerSettings.from_env(env)
     s3 = client("s3")
     uploads, rejected = validate_event(event, settings, s3)
     for item in rejected:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -34,17 +33,18 @@ from vsr.cloud.s3 import (
 from vsr.cloud.trigger import (
     DEFAULT_MAX_BYTES,
     UUID_RE,
-    VIDEO_TYPES,
-    Settings,
+    TriggerSettings,
     Upload,
     claim_new,
     validate_event,
 )
 from vsr.errors import VsrError
-from vsr.workflow.snakemake import snakemake_env
+from vsr.layout import VideoPaths, default_workdir, video_paths
+from vsr.names import VIDEO_TYPES
+from vsr.workflow.manifest import write_manifest
+from vsr.workflow.progress import SnakemakeLogFollower
+from vsr.workflow.snakemake import config_items, snakemake_command, snakemake_env
 
-RULE_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
-RULE_DONE = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)")
 CONTENT_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 
 
@@ -64,71 +64,34 @@ class Job:
 class RunOptions:
     profile: str | None = None
     cores: int = 2
-    workdir: Path = field(default_factory=lambda: WORKFLOW_ROOT / "work" / "s3-jobs")
+    workdir: Path = field(default_factory=lambda: default_workdir("s3-jobs"))
     expiry_s: int = DEFAULT_PRESIGN_S
     config: list[str] = field(default_factory=list)
     timeout_s: float | None = None
 
 
-class Progress:
-    """Follows snakemake's log and turns rule starts/finishes into status.json stages."""
-
-    def __init__(self, status: StatusWriter, shards_index: Path):
-        self.status = status
-        self.shards_index = shards_index
-        self.total = 0
-        self.done = 0
-
-    def line(self, text: str) -> None:
-        if started := RULE_START.match(text):
-            self._started(started.group(1))
-        elif finished := RULE_DONE.match(text):
-            self._finished(finished.group(1))
-
-    def _started(self, rule: str) -> None:
-        if rule in ("fetch_source", "probe", "split"):
-            self.status.write("probing")
-        elif rule in ("encode", "assemble") and self.done >= self.total:
-            self.status.write("encoding", shards_done=self.done, shards_total=self.total)
-
-    def _finished(self, rule: str) -> None:
-        if rule == "split":
-            self.total = self._shard_count()
-        elif rule == "upscale":
-            self.done += 1
-        else:
-            return
-        self.status.write("upscaling", shards_done=self.done, shards_total=self.total)
-
-    def _shard_count(self) -> int:
-        """Shards listed by the split step (0 if unreadable: progress is only informative)."""
-        try:
-            return len(json.loads(self.shards_index.read_text())["shards"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
-
-
-def snakemake_command(job: Job, manifest: Path, results: Path, options: RunOptions) -> list[str]:
-    command = [sys.executable, "-m", "snakemake", "--cores", str(options.cores)]
-    if options.profile:
-        command += ["--profile", options.profile]
-    config = [f"manifest={manifest}", f"results={results}", *options.config]
-    return [*command, "--config", *config]
-
-
-def run_workflow(job: Job, status: StatusWriter, options: RunOptions) -> Path:
+def run_workflow(job: Job, status: StatusWriter, options: RunOptions) -> VideoPaths:
     """Run snakemake for the job's one video; returns the results folder of that video."""
     folder = options.workdir / job.uuid
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "manifest.tsv"
-    manifest.write_text(f"id\tsource\ttype\n{job.uuid}\t{job.source}\t{job.video_type}\n")
-    results = folder / "results"
-    progress = Progress(status, results / job.uuid / "work" / "shards" / "index.json")
+    manifest = write_manifest(
+        folder / "manifest.tsv",
+        [{"id": job.uuid, "source": str(job.source), "type": job.video_type}],
+    )
+    video = video_paths(folder / "results", job.uuid)
+    progress = SnakemakeLogFollower(status.write, video)
+    config = {"manifest": str(manifest), "results": str(video.root.parent)}
+    command = snakemake_command(
+        WORKFLOW_ROOT,
+        {**config, **config_items(options.config)},
+        cores=options.cores,
+        profile=options.profile,
+    )
     tail: deque[str] = deque(maxlen=40)
     deadline = time.monotonic() + options.timeout_s if options.timeout_s else None
     with (folder / "snakemake.log").open("w") as log:
         process = subprocess.Popen(
-            snakemake_command(job, manifest, results, options),
+            command,
             cwd=WORKFLOW_ROOT,
             env=snakemake_env(options.profile),
             stdout=subprocess.PIPE,
@@ -145,7 +108,7 @@ def run_workflow(job: Job, status: StatusWriter, options: RunOptions) -> Path:
         code = process.wait()
     if code != 0:
         raise VsrError(job.source, f"workflow failed (exit {code}): {_error_line(tail)}")
-    return results / job.uuid
+    return video
 
 
 def _error_line(tail: deque[str]) -> str:
@@ -156,16 +119,16 @@ def _error_line(tail: deque[str]) -> str:
     return tail[-1] if tail else "no output"
 
 
-def publish(job: Job, video_results: Path, options: RunOptions, s3: Any) -> dict[str, Any]:
-    finals = sorted(video_results.glob("final.*"))
+def publish(job: Job, video: VideoPaths, options: RunOptions, s3: Any) -> dict[str, Any]:
+    finals = video.finals()
     if not finals:
-        raise VsrError(video_results, "workflow finished without a final video")
+        raise VsrError(video.root, "workflow finished without a final video")
     final = finals[0]
     stem = Path(job.source.key).stem
     dest = job.output.child(job.uuid, f"{stem}_x4{final.suffix}")
     uploaded = upload_verified(final, dest, s3, content_type=CONTENT_TYPES.get(final.suffix))
     url = presign_get(dest, options.expiry_s, s3)
-    summary_path = video_results / "summary.json"
+    summary_path = video.summary
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     published = {"output": str(dest), "url": url, "url_expires_in_s": options.expiry_s}
     put_json(job.output.child(job.uuid, "summary.json"), {**summary, **published}, s3)
@@ -196,7 +159,7 @@ def _common_arguments(parser: argparse.ArgumentParser, default_profile: str | No
     parser.add_argument("--output", required=True, help="s3://bucket/prefix for results")
     parser.add_argument("--profile", default=default_profile, help="snakemake profile folder")
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--workdir", type=Path, default=WORKFLOW_ROOT / "work" / "s3-jobs")
+    parser.add_argument("--workdir", type=Path, default=default_workdir("s3-jobs"))
     parser.add_argument("--url-expiry-s", type=int, default=DEFAULT_PRESIGN_S)
     parser.add_argument("--job-timeout-s", type=float, default=None)
     parser.add_argument("--config", nargs="*", default=[], help="extra snakemake KEY=VALUE")
@@ -252,7 +215,9 @@ def _event_of(body: str) -> dict[str, Any]:
     return event if isinstance(event, dict) else {}
 
 
-def accept_messages(messages: list[dict[str, Any]], settings: Settings, s3: Any) -> list[Job]:
+def accept_messages(
+    messages: list[dict[str, Any]], settings: TriggerSettings, s3: Any
+) -> list[Job]:
     """Validate and de-duplicate the uploads in a batch of SQS messages; log what is rejected."""
     jobs = []
     for message in messages:
@@ -280,7 +245,7 @@ def main(argv: list[str]) -> int:
     _common_arguments(parser, "profiles/local")
     args = parser.parse_args(argv)
     try:
-        settings = Settings(
+        settings = TriggerSettings(
             args.input_prefix.strip("/"), S3Uri.parse(args.output, want_key=False), args.max_bytes
         )
         s3, sqs = client("s3"), client("sqs")
@@ -291,7 +256,9 @@ def main(argv: list[str]) -> int:
     return _watch_loop(args, settings, s3, sqs, queue_url)
 
 
-def _watch_loop(args: argparse.Namespace, settings: Settings, s3: Any, sqs: Any, url: str) -> int:
+def _watch_loop(
+    args: argparse.Namespace, settings: TriggerSettings, s3: Any, sqs: Any, url: str
+) -> int:
     options, finished, failures = _options(args), 0, 0
     idle_since = time.monotonic()
     while not args.max_jobs or finished < args.max_jobs:

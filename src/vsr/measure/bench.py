@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 
 from vsr import WORKFLOW_ROOT
+from vsr.layout import upscale_video_paths, upscale_work_dir
+from vsr.media.metrics import psnr
 from vsr.media.sample import ClipSpec, make_clip
 from vsr.util import peak_rss_mb, usable_cpus
 
@@ -164,7 +166,7 @@ def _encode_threads(threads: int) -> list[str]:
 def pipeline(model: str, clip: Path, out: Path, cores: int, shard_frames: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "vsr", "upscale", str(clip), "-o", str(out)]
     command += ["--model", model, "--cores", str(cores), "--shard-frames", str(shard_frames)]
-    shutil.rmtree(_work_dir(out).parents[2], ignore_errors=True)  # else Snakemake skips it all
+    shutil.rmtree(upscale_work_dir(out), ignore_errors=True)  # else Snakemake skips it all
     start, cpu_start = time.perf_counter(), _children_cpu()
     subprocess.run([*command, "--keep-work"], check=True, stdout=subprocess.DEVNULL)
     seconds, cpu_seconds = time.perf_counter() - start, _children_cpu() - cpu_start
@@ -339,7 +341,7 @@ def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]
 
 def environments() -> tuple[dict[str, str], dict[str, str]]:
     """(jemalloc, as the pipeline's upscale jobs; the default allocator, as the script ships)."""
-    from vsr.cli import JEMALLOC, JEMALLOC_CONF
+    from vsr.util import JEMALLOC, JEMALLOC_CONF
 
     plain = {k: v for k, v in os.environ.items() if k not in {"LD_PRELOAD", "MALLOC_CONF"}}
     if not Path(JEMALLOC).exists():
@@ -348,11 +350,6 @@ def environments() -> tuple[dict[str, str], dict[str, str]]:
 
 
 # --- quality --------------------------------------------------------------------------------
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
 def psnr_between(a: Path, b: Path) -> float:
@@ -373,7 +370,7 @@ def quality(work: Path, pipeline_out: Path, per_frame_out: Path, keep_every: int
     import av
 
     kept = np.load(per_frame_out.with_suffix(".kept.npy"))
-    shards = sorted((_work_dir(pipeline_out) / "upscaled").glob("*.mkv"))
+    shards = sorted(upscale_video_paths(pipeline_out).upscaled.glob("*.mkv"))
     ours: list[np.ndarray] = []
     for shard in shards:
         with av.open(str(shard)) as container:
@@ -393,16 +390,12 @@ def quality(work: Path, pipeline_out: Path, per_frame_out: Path, keep_every: int
 # --- one model, all runs --------------------------------------------------------------------
 
 
-def _work_dir(pipeline_out: Path) -> Path:
-    return pipeline_out.parent / f".vsr-work-{pipeline_out.name}" / "results" / "video" / "work"
-
-
 def step_seconds(pipeline_out: Path) -> dict[str, float]:
     """Seconds per workflow step (summed over shards), from the steps' timing files, their CPU
     seconds (`<step>_cpu`), and `upscale_loop`: the upscale steps' frame loops alone (no model
     load), from their frames/s."""
     totals: dict[str, float] = {}
-    for path in sorted((_work_dir(pipeline_out) / "timings").glob("*.json")):
+    for path in sorted(upscale_video_paths(pipeline_out).timings.glob("*.json")):
         record = json.loads(path.read_text())
         totals[record["step"]] = totals.get(record["step"], 0.0) + record["seconds"]
         cpu_key = f"{record['step']}_cpu"

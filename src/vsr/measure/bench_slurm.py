@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr import WORKFLOW_ROOT
+from vsr.layout import video_paths
 from vsr.media.sample import ClipSpec, make_clip
 from vsr.workflow.manifest import write_manifest
 from vsr.workflow.snakemake import snakemake_command
@@ -75,7 +76,7 @@ def job_times(job_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def step_times(work: Path) -> list[dict[str, Any]]:
-    timings = sorted((work / "results" / "clip" / "work" / "timings").glob("*.json"))
+    timings = sorted(video_paths(work / "results", "clip").timings.glob("*.json"))
     return [{"name": p.stem, **json.loads(p.read_text())} for p in timings]
 
 
@@ -93,8 +94,9 @@ def sbatch_upscale(shards: list[Path], probe: Path, out: Path, model: str, cpus:
 
 def concurrency(work: Path, model: str, cpus: int) -> dict[str, Any]:
     """Two shards: one job with `cpus` CPUs in turn, vs two jobs with cpus // 2 at once."""
-    shards = sorted((work / "results" / "clip" / "work" / "shards").glob("*.mkv"))[:2]
-    probe = work / "results" / "clip" / "work" / "probe.json"
+    video = video_paths(work / "results", "clip")
+    shards = sorted(video.shards.glob("*.mkv"))[:2]
+    probe = video.probe
     out = work / "concurrency"
     out.mkdir(exist_ok=True)
     frames = _frames(shards)

@@ -6,16 +6,14 @@ on clips with ground truth (camera moves over real photos rendered at HR, then d
 flicker is measured too. Writes metrics.csv, metrics.json, quality.png (plot) and
 crops/<item>.png (bicubic | models | original).
 
-`vsr evaluate video SOURCE FINAL SUMMARY OUT_DIR` makes the per-video panel of the Snakemake
-report instead: a middle frame of the final video beside bicubic x4 of the source, flicker of
-both, and the summary's per-stage timings.
+`vsr evaluate video SOURCE FINAL SUMMARY OUT_DIR` is the report panel's step
+(`vsr step panel`, `vsr.steps.panel`) under its older name.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import html
 import json
 import logging
 import sys
@@ -25,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from vsr.errors import VsrError
 from vsr.media import metrics as q
+from vsr.media.figures import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ DEFAULT_MODELS = (BICUBIC, "dat-light-x4", "realesrgan-x4plus", "realesr-animevi
 DEFAULT_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "stereo_motorcycle")
 PERCEPTUAL_NOTE = "GAN, trained for perceptual quality, not PSNR"
 PANEL = 96  # HR pixels per side of each crop in the side-by-side pictures
-ZOOM = 2  # nearest-neighbour enlargement of crops, so single pixels can be seen
 
 
 @dataclass
@@ -291,29 +289,6 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     plt.close(figure)
 
 
-def labelled(image: np.ndarray, label: str, zoom: int = ZOOM) -> Image.Image:
-    """A crop enlarged (nearest) with its label above it."""
-    tile = Image.fromarray(image).resize(
-        (image.shape[1] * zoom, image.shape[0] * zoom), Image.Resampling.NEAREST
-    )
-    canvas = Image.new("RGB", (tile.width, tile.height + 28), "white")
-    canvas.paste(tile, (0, 28))
-    draw = ImageDraw.Draw(canvas)
-    for line, text in enumerate(label.split("\n")[:2]):
-        draw.text((3, 2 + 13 * line), text[: tile.width // 6], fill="black")
-    return canvas
-
-
-def side_by_side(panels: list[tuple[np.ndarray, str]], out: Path, zoom: int = ZOOM) -> None:
-    tiles = [labelled(image, label, zoom) for image, label in panels]
-    strip = Image.new("RGB", (sum(t.width + 4 for t in tiles) - 4, tiles[0].height), "white")
-    left = 0
-    for tile in tiles:
-        strip.paste(tile, (left, 0))
-        left += tile.width + 4
-    strip.save(out)
-
-
 def crops(items: list[Item], rows: list[dict], outputs: dict, out_dir: Path) -> list[Path]:
     """crops/<item>.png: the most detailed window, bicubic | each model | original."""
     folder = out_dir / "crops"
@@ -369,7 +344,7 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         if argv[:1] == ["video"]:
-            return video_main(argv[1:])
+            return _panel_main(argv[1:])
         args = build_parser().parse_args(argv)
         items = collect_items(args)
         out_dir = Path(args.out)
@@ -418,101 +393,10 @@ def format_means(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# --- the per-video panel of the Snakemake report -------------------------------------------
+def _panel_main(argv: list[str]) -> int:
+    from vsr.steps import panel
 
-
-def frames_at(path: str, offset_s: float, count: int, quarter_turns: int = 0) -> list[np.ndarray]:
-    """`count` RGB frames from `offset_s` after the video's start (seeking: cheap on long ones)."""
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        start_s = float((stream.start_time or 0) * stream.time_base) + offset_s
-        if offset_s > 0:
-            container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
-        result = []
-        for frame in container.decode(stream):
-            if frame.time is not None and frame.time < start_s - 1e-3:
-                continue
-            rgb = frame.to_ndarray(format="rgb24")
-            result.append(np.ascontiguousarray(np.rot90(rgb, quarter_turns)))
-            if len(result) == count:
-                break
-    if not result:
-        raise VsrError(path, f"no frame at {offset_s:.3f} s")
-    return result
-
-
-def video_panel(source: str, final: str, summary_json: str, out_dir: Path) -> dict[str, Any]:
-    """panel.png (bicubic x4 of the source | the final video, middle frame) and quality.json."""
-    summary = json.loads(Path(summary_json).read_text())
-    video = summary["probe"]["video"]
-    turns = (video.get("rotation", 0) // 90) % 4
-    frames, rate = summary["frames"], _fraction(summary["fps"])
-    start_s = max(frames // 2 - 2, 0) / rate
-    count = min(frames, 5)
-    low = frames_at(source, start_s, count, turns)
-    high = frames_at(final, start_s, count)
-    bicubic = [q.resize(f, h.shape[1], h.shape[0]) for f, h in zip(low, high, strict=False)]
-    shown = min(len(high), len(bicubic)) // 2  # the middle frame of the five
-    psnr = q.psnr_y(high[shown], bicubic[shown], BORDER)
-    result = {
-        "id": summary["id"],
-        "model": summary["model"],
-        "frame_time_s": start_s,
-        "flicker_final": q.temporal_change(high) if len(high) > 1 else None,
-        "flicker_bicubic": q.temporal_change(bicubic) if len(bicubic) > 1 else None,
-        "psnr_y_final_vs_bicubic": psnr if np.isfinite(psnr) else None,
-        "stages": summary["stages"],
-    }
-    side_by_side(
-        [(bicubic[shown], "bicubic x4 of source"), (high[shown], f"final ({summary['model']})")],
-        out_dir / "panel.png",
-        zoom=1 if high[shown].shape[1] > 640 else ZOOM,
-    )
-    (out_dir / "quality.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out_dir / "quality.html").write_text(quality_html(result))
-    return result
-
-
-def _fraction(text: str) -> float:
-    numerator, _, denominator = str(text).partition("/")
-    return float(numerator) / float(denominator or 1)
-
-
-def quality_html(result: dict[str, Any]) -> str:
-    rows = [
-        ("flicker, final (mean |dY| between frames)", result["flicker_final"]),
-        ("flicker, bicubic x4 of source", result["flicker_bicubic"]),
-        ("PSNR-Y final vs bicubic (dB; not a quality score)", result["psnr_y_final_vs_bicubic"]),
-    ] + [
-        (
-            f"{stage}: seconds / jobs / fps",
-            f"{t['seconds']:.2f} / {t['jobs']} / {t.get('fps', float('nan')):.2f}",
-        )
-        for stage, t in result["stages"].items()
-    ]
-    cells = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v if isinstance(v, str) else _num(v)}</td></tr>"
-        for k, v in rows
-    )
-    title = html.escape(f"{result['id']} ({result['model']})")
-    return f"<html><body><h3>{title}</h3><table border=1>{cells}</table></body></html>\n"
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def video_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="vsr evaluate video")
-    for name in ("source", "final", "summary", "out_dir"):
-        parser.add_argument(name)
-    args = parser.parse_args(argv)
-    for path in (args.source, args.final, args.summary):
-        if not Path(path).is_file():
-            raise VsrError(path, "file not found")
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(video_panel(args.source, args.final, args.summary, out_dir))[:2000])
+    parser = argparse.ArgumentParser(prog="vsr evaluate video", description=panel.run.__doc__)
+    panel.add_arguments(parser)
+    panel.run(parser.parse_args(argv))
     return 0

@@ -18,9 +18,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage, optimize
-from skimage.metrics import structural_similarity
-from skimage.registration import phase_cross_correlation
 
 BT601_Y = np.array([65.481, 128.553, 24.966]) / 255.0  # RGB 0..255 -> Y 16..235, minus 16
 SSIM_SIGMA = 1.5
@@ -79,16 +76,29 @@ def _check_pair(output: np.ndarray, reference: np.ndarray) -> None:
         raise ValueError(f"shapes differ: {output.shape} vs {reference.shape}")
 
 
+def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    """PSNR (dB) of a mean squared error; infinite for identical signals."""
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
+
+
+def psnr(output: np.ndarray, reference: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR (dB) over every sample of two arrays of the same shape (all channels)."""
+    _check_pair(output, reference)
+    error = output.astype(np.float64) - reference.astype(np.float64)
+    return psnr_from_mse(float(np.mean(error**2)), peak)
+
+
 def psnr_y(output: np.ndarray, reference: np.ndarray, border: int = 4) -> float:
     """PSNR (dB) between the Y channels of two uint8 RGB images, `border` pixels shaved."""
     _check_pair(output, reference)
     error = shave(luma(output) - luma(reference), border)
-    mse = float(np.mean(error**2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    return psnr_from_mse(float(np.mean(error**2)))
 
 
 def ssim_y(output: np.ndarray, reference: np.ndarray, border: int = 4) -> float:
     """SSIM between the Y channels (Gaussian 11x11 window, sigma 1.5, K1 0.01, K2 0.03)."""
+    from skimage.metrics import structural_similarity
+
     _check_pair(output, reference)
     return float(
         structural_similarity(
@@ -131,6 +141,9 @@ def global_motion(before: np.ndarray, after: np.ndarray) -> tuple[tuple[float, f
     squared difference after warping (on small frames the non-wrapping edges bias phase
     correlation: a 3/8 px pan read as 1/4 px).
     """
+    from scipy import optimize
+    from skimage.registration import phase_cross_correlation
+
     moving, fixed = luma(before), luma(after)
     start, error, _ = phase_cross_correlation(fixed, moving, upsample_factor=4, normalization=None)
     margin = 2 + int(np.ceil(np.abs(start).max() + 0.5))
@@ -148,6 +161,8 @@ def global_motion(before: np.ndarray, after: np.ndarray) -> tuple[tuple[float, f
 
 def warp(plane: np.ndarray, motion: tuple[float, float]) -> np.ndarray:
     """A 2-D (or H,W,C) array moved by sub-pixel (dy, dx), cubic spline, edges repeated."""
+    from scipy import ndimage
+
     shift = (*motion, 0.0)[: plane.ndim]
     return ndimage.shift(plane, shift, order=3, mode="nearest")
 

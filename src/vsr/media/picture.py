@@ -208,16 +208,3 @@ def output_geometry(info: dict[str, Any], width: int, height: int) -> dict[str, 
         # Height kept, width resampled (as `scale=iw*sar:ih`): lines are never interpolated.
         out_w, out_h, out_sar = _even(width * sar), height, Fraction(1)
     return {"pad": pad, "width": out_w, "height": out_h, "sar": out_sar, "display": display}
-
-
-def write_probe(
-    source: str | Path, out_json: str | Path, settings: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The `probe` step with the picture plan: the probe, plus `picture` (scan, bars, decisions)."""
-    from vsr.media.probe import probe
-    from vsr.util import write_json
-
-    info = probe(source)
-    info["picture"] = plan(source, info, settings or {})
-    write_json(out_json, info)
-    return info

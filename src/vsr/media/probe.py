@@ -7,7 +7,6 @@ mux keeps them.
 
 from __future__ import annotations
 
-import json
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -204,22 +203,3 @@ def choose_container(info: dict[str, Any]) -> str:
 
 def is_image(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def write_probe(source: str | os.PathLike[str], out_json: str | os.PathLike[str]) -> dict[str, Any]:
-    """The `probe` step: probe a source and write the JSON the other steps read."""
-    info = probe(source)
-    _write_json_atomic(out_json, info)
-    return info
-
-
-def _write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def read_json(path: str | os.PathLike[str]) -> Any:
-    return json.loads(Path(path).read_text())

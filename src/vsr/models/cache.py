@@ -2,11 +2,12 @@
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
+
+from vsr.util import atomic_output
 
 CACHE_ENV = "VSR_CACHE_DIR"
 
@@ -34,14 +35,7 @@ def atomic_write(dest: Path, write: Callable[[Path], None]) -> Path:
     temporary file in the same directory and `os.replace` is atomic, so readers only ever see a
     complete file. If `write` raises, the temporary file is removed and `dest` is untouched.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_output(dest, shared=True) as tmp:
         write(tmp)
-        tmp.chmod(0o644)  # mkstemp makes 0600; a shared cache must be readable by every job
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+        tmp.chmod(0o644)  # a shared cache must be readable by every job, whatever its umask
     return dest

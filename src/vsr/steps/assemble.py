@@ -7,6 +7,7 @@ Packets from the two inputs are merged in time order: a long film never piles up
 
 from __future__ import annotations
 
+import argparse
 import heapq
 import logging
 from collections.abc import Iterator
@@ -138,3 +139,16 @@ def _clean_tags(tags: dict[str, str], keep_all: bool = False) -> dict[str, str]:
 def _copy_tags(src_stream: av.stream.Stream, dst_stream: av.stream.Stream) -> None:
     dst_stream.metadata.update(_clean_tags(src_stream.metadata))
     dst_stream.disposition = src_stream.disposition
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source")
+    parser.add_argument("probe")
+    parser.add_argument("out")
+    parser.add_argument("--segments", nargs="+", required=True)
+    parser.add_argument("--timing")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step assemble SOURCE PROBE OUT --segments SEG...`: the final video OUT."""
+    assemble(args.source, args.probe, args.segments, args.out, timing_json=args.timing)

@@ -7,6 +7,8 @@ which MP4 stores exactly (its track timescale takes the time base's denominator)
 
 from __future__ import annotations
 
+import argparse
+import json
 from fractions import Fraction
 from typing import Any
 
@@ -114,3 +116,33 @@ def _open_stream(container, frame, video, time_base, tags, codec, options):
     # Frame threads, as the ffmpeg CLI uses: PyAV's default slice threads cost compression.
     stream.thread_type = "FRAME"
     return stream
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("upscaled")
+    parser.add_argument("index")
+    parser.add_argument("shard")
+    parser.add_argument("probe")
+    parser.add_argument("out")
+    parser.add_argument("--settings", default="{}", help="JSON: the config's `encode` section")
+    parser.add_argument("--threads", type=int, help="encoder threads (the job's CPU share)")
+    parser.add_argument("--timing")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step encode UPSCALED INDEX SHARD PROBE OUT [--settings JSON]`: the segment OUT, each
+    frame at its source timestamp from the shard index."""
+    s = json.loads(args.settings)
+    encode_segment(
+        args.upscaled,
+        args.index,
+        args.shard,
+        args.probe,
+        args.out,
+        codec=s.get("codec", "libx264"),
+        crf=s.get("crf", 18),
+        preset=s.get("preset", "medium"),
+        options=s.get("options"),
+        threads=args.threads,
+        timing_json=args.timing,
+    )

@@ -15,6 +15,7 @@ Checks (each written with its value and pass/fail under `qc` in summary.json):
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections import Counter
 from fractions import Fraction
@@ -340,3 +341,26 @@ def qc_step(
     write_json(out_json, report)
     link_or_copy(assembled, final)
     return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in ("source", "assembled", "final", "out"):
+        parser.add_argument(name)
+    parser.add_argument("--probe")
+    parser.add_argument("--index")
+    parser.add_argument("--skip", action="store_true", help="publish without checking")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step qc SOURCE ASSEMBLED FINAL OUT [--probe JSON] [--index JSON] [--skip]`: check
+    ASSEMBLED against SOURCE, write the report to OUT and publish ASSEMBLED as FINAL only when
+    every check passes."""
+    qc_step(
+        args.source,
+        args.assembled,
+        args.final,
+        args.out,
+        probe_json=args.probe,
+        index_json=args.index,
+        enabled=not args.skip,
+    )

@@ -8,6 +8,7 @@ variable frame rates and odd time bases survive untouched.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from vsr.media import colour
 from vsr.media.fields import FieldPipeline
 from vsr.media.probe import open_media
 from vsr.media.videoio import LosslessWriter, decode_video
-from vsr.util import read_json, write_json
+from vsr.util import StepTimer, read_json, write_json
 
 log = logging.getLogger(__name__)
 INDEX = "index.json"
@@ -130,3 +131,19 @@ def shard_entry(index_json: str, name: str) -> dict[str, Any]:
         if shard["name"] == name:
             return shard
     raise VsrError(index_json, f"has no shard {name}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source")
+    parser.add_argument("probe")
+    parser.add_argument("out_dir")
+    parser.add_argument("--shard-frames", type=int, required=True)
+    parser.add_argument("--timing")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step split SOURCE PROBE OUT_DIR --shard-frames N`: OUT_DIR/NNNN.mkv shards and
+    OUT_DIR/index.json (frames, shard names, each frame's source timestamp)."""
+    with StepTimer("split", args.timing) as timer:
+        index = split(args.source, args.probe, args.out_dir, args.shard_frames)
+        timer.extra.update(frames=index["frames"])

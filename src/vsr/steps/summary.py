@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,26 @@ def write_summary(
         summary["qc"] = read_json(qc_json)
     write_json(out, summary)
     return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in ("id", "type", "model", "probe", "index", "final", "out"):
+        parser.add_argument(name)
+    parser.add_argument("--timings", nargs="*", default=[])
+    parser.add_argument("--qc", help="the qc step's report")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step summary ID TYPE MODEL PROBE INDEX FINAL OUT --timings JSON... [--qc JSON]`:
+    summary.json."""
+    write_summary(
+        args.id,
+        args.type,
+        args.model,
+        args.probe,
+        args.index,
+        args.timings,
+        args.final,
+        args.out,
+        qc_json=args.qc,
+    )

@@ -7,6 +7,8 @@ model in batches, and colour conversion uses the source's own matrix and range b
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import queue
 import threading
@@ -21,7 +23,7 @@ from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
 from vsr.media.picture import picture_size
 from vsr.media.videoio import LosslessWriter, read_frames
-from vsr.util import StepTimer, atomic_output, read_json, write_json
+from vsr.util import StepTimer, atomic_output, read_json, reexec_with_jemalloc, write_json
 
 log = logging.getLogger(__name__)
 _DONE = object()
@@ -154,7 +156,6 @@ def upscale_shard(
     threads: int | None = None,
     progress_json: str | None = None,
     timing_json: str | None = None,
-    upscaler: Any = None,
 ) -> dict[str, Any]:
     """Upscale every frame of `shard` into the lossless 4x shard `out`.
 
@@ -176,8 +177,7 @@ def upscale_shard(
             yield np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
     with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
-        if upscaler is None:
-            upscaler = make_upscaler(model, settings, threads)
+        upscaler = make_upscaler(model, settings, threads)
         scale = upscaler.scale
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.
@@ -233,3 +233,32 @@ def _frame_count(path: str) -> int:
         return int(container.streams.video[0].frames or 0) or sum(
             1 for _ in container.demux(container.streams.video[0]) if _.size
         )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shard")
+    parser.add_argument("probe")
+    parser.add_argument("out")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--settings", default="{}", help="JSON: the config's `upscale` section")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--progress")
+    parser.add_argument("--timing")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step upscale SHARD PROBE OUT --model M [--settings JSON] [--progress JSON]`: the 4x
+    lossless shard OUT; frames done/total/fps rewritten into the progress JSON while it runs."""
+    settings = json.loads(args.settings)
+    if settings.get("allocator", "jemalloc") == "jemalloc":
+        reexec_with_jemalloc()
+    upscale_shard(
+        args.shard,
+        args.probe,
+        args.out,
+        model=args.model,
+        settings=settings,
+        threads=args.threads,
+        progress_json=args.progress,
+        timing_json=args.timing,
+    )

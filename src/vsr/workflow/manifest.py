@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from vsr.errors import VsrError
+from vsr.names import VIDEO_TYPES
 
-TYPES = ("anime", "real")
 REQUIRED = ("id", "source", "type")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -36,11 +36,13 @@ def resolve_source(source: str, manifest: Path) -> str:
     return str((Path.cwd() / path).resolve())
 
 
-def load_manifest(path: str | Path, default_models: dict[str, str]) -> pd.DataFrame:
-    """Read and validate the manifest; returns one row per video, indexed by id, with a model."""
+def load_manifest(path: str | Path, models: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read and validate the manifest; returns one row per video, indexed by id, with a model:
+    the row's own, else `models[type]` (the config's), else the registry's default for the type."""
     from vsr.media.picture import settings_from
-    from vsr.models.registry import resolve_model
+    from vsr.models.registry import DEFAULT_MODEL, resolve_model
 
+    default_models = {**DEFAULT_MODEL, **(models or {})}
     path = Path(path)
     if not path.is_file():
         raise VsrError(path, "manifest not found")
@@ -64,8 +66,9 @@ def load_manifest(path: str | Path, default_models: dict[str, str]) -> pd.DataFr
         where = f"{path}: row {row_number}"
         if not ID_PATTERN.match(row.id):
             raise VsrError(where, f"bad id {row.id!r} (letters, digits, '.', '_', '-'; max 128)")
-        if row.type not in TYPES:
-            raise VsrError(where, f"unknown type {row.type!r} (expected anime or real)")
+        if row.type not in VIDEO_TYPES:
+            expected = " or ".join(VIDEO_TYPES)
+            raise VsrError(where, f"unknown type {row.type!r} (expected {expected})")
         model = row.model or default_models[row.type]
         try:
             resolve_model(model)

@@ -10,10 +10,17 @@ from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
 from vsr.errors import VsrError
+from vsr.layout import (
+    UPSCALE_VIDEO_ID,
+    summary_beside,
+    upscale_video_paths,
+    upscale_work_dir,
+    video_paths,
+)
 from vsr.media.probe import is_image, probe
 from vsr.workflow.manifest import write_manifest
 from vsr.workflow.progress import ProgressPrinter
-from vsr.workflow.snakemake import snakemake_command, snakemake_env
+from vsr.workflow.snakemake import config_items, snakemake_command, snakemake_env
 
 
 def first_step_error(*logs: Path) -> VsrError | None:
@@ -54,39 +61,34 @@ def upscale_file(
         from vsr.models.registry import resolve_model
 
         resolve_model(model)
-    work = out.parent / f".vsr-work-{out.name}"
+    work, video = upscale_work_dir(out), upscale_video_paths(out)
     manifest = write_manifest(
         work / "manifest.tsv",
-        [{"id": "video", "source": str(src), "type": video_type, "model": model or ""}],
+        [{"id": UPSCALE_VIDEO_ID, "source": str(src), "type": video_type, "model": model or ""}],
     )
     config = {
         "manifest": str(manifest),
-        "results": str(work / "results"),
+        "results": str(video.root.parent),
         "container": out.suffix[1:].lower(),
     }
     if shard_frames:
         config["shard_frames"] = str(shard_frames)
-    for item in extra_config or []:
-        key, _, value = item.partition("=")
-        config[key] = value
+    config.update(config_items(extra_config or []))
     # The work folder belongs to this output alone; a run killed earlier must not block the resume.
     command = snakemake_command(
         work, config, cores=cores, profile=profile, extra=["--nolock", "videos"]
     )
     log = work / "snakemake.log"
     print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
-    with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
+    with ProgressPrinter(video), log.open("w") as log_file:
         result = subprocess.run(
             command, cwd=work, stdout=log_file, stderr=subprocess.STDOUT, env=snakemake_env(profile)
         )
     if result.returncode != 0:
-        step_logs = sorted((work / "results" / "video" / "logs").glob("*.log"))
+        step_logs = sorted(video.logs.glob("*.log"))
         raise first_step_error(*step_logs, log) or VsrError(src, f"workflow failed; see {log}")
-    final = work / "results" / "video" / f"final{out.suffix.lower()}"
-    os.replace(final, out)
-    shutil.copy(
-        work / "results" / "video" / "summary.json", out.with_name(out.stem + ".summary.json")
-    )
+    os.replace(video.final(out.suffix[1:].lower()), out)
+    shutil.copy(video.summary, summary_beside(out))
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -103,4 +105,5 @@ def demo(cores: int = 1) -> Path:
     result = subprocess.run(command, cwd=WORKFLOW_ROOT, env=snakemake_env("local"))
     if result.returncode != 0:
         raise VsrError(sample, f"demo workflow failed (exit {result.returncode})")
-    return WORKFLOW_ROOT / "results" / "sample" / "final.mp4"
+    # The bundled config's manifest and results folder.
+    return video_paths(WORKFLOW_ROOT / "results", "sample").final("mp4")

@@ -4,38 +4,60 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
+from vsr.errors import VsrError
 
 
 def profile_dir(profile: str) -> Path:
-    """`local`/`slurm` name the bundled profiles; anything else is a profile folder."""
+    """`local`/`slurm` name the bundled profiles; anything else is a profile folder, relative to
+    the working directory or else to the workflow (`profiles/slurm`)."""
     bundled = WORKFLOW_ROOT / "profiles" / profile
-    return bundled if bundled.is_dir() else Path(profile).resolve()
+    if bundled.is_dir():
+        return bundled
+    given = Path(profile).resolve()
+    return given if given.is_dir() or Path(profile).is_absolute() else WORKFLOW_ROOT / profile
+
+
+def snakefile() -> Path:
+    """The workflow's Snakefile; a clear error where the package runs without its checkout."""
+    path = WORKFLOW_ROOT / "Snakefile"
+    if not path.is_file():
+        raise VsrError(
+            path, "workflow not found: run vsr from its checkout or set VSR_WORKFLOW_ROOT to one"
+        )
+    return path
+
+
+def config_items(items: Iterable[str]) -> dict[str, str]:
+    """`KEY=VALUE` strings (as given to `snakemake --config`) as a dict."""
+    return dict(item.partition("=")[::2] for item in items)
 
 
 def snakemake_command(
     workdir: Path,
-    config: dict[str, str],
+    config: Mapping[str, str],
     *,
     cores: int,
-    profile: str = "local",
+    profile: str | None = "local",
     extra: list[str] | None = None,
 ) -> list[str]:
+    """`python -m snakemake` on the bundled Snakefile, run in `workdir` (where `.snakemake/` and
+    relative paths go), with a profile (None: none) and `--config` values."""
     command = [
         sys.executable,
         "-m",
         "snakemake",
         "--snakefile",
-        str(WORKFLOW_ROOT / "Snakefile"),
+        str(snakefile()),
         "--directory",
         str(workdir),
-        "--profile",
-        str(profile_dir(profile)),
-        "--cores",
-        str(cores),
     ]
+    if profile is not None:
+        command += ["--profile", str(profile_dir(profile))]
+    command += ["--cores", str(cores)]
     if config:
         command += ["--config", *(f"{k}={v}" for k, v in config.items())]
     return command + list(extra or [])

@@ -1,0 +1,45 @@
+"""The `probe` step: what every later step needs to know about a source, as JSON.
+
+Input: the source video. Outputs: `work/probe.json` (frame rate, frame count, size, pixel format,
+colour tags, rotation, every stream, chapters: `vsr.media.probe.probe`; under `picture`, the
+scan type, bars and what the later steps do about them: `vsr.media.picture.plan`) and a timing
+record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from vsr.media.picture import plan
+from vsr.media.probe import probe
+from vsr.util import StepTimer, write_json
+
+
+def write_probe(
+    source: str | os.PathLike[str],
+    out_json: str | os.PathLike[str],
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Probe a source, plan its picture handling (`settings`: deinterlace, crop, output...) and
+    write the JSON the other steps read."""
+    info = probe(source)
+    info["picture"] = plan(source, info, settings or {})
+    write_json(out_json, info)
+    return info
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source")
+    parser.add_argument("out")
+    parser.add_argument("--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)")
+    parser.add_argument("--timing")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`vsr step probe SOURCE OUT [--picture JSON] [--timing JSON]`: write the probe of SOURCE
+    to OUT."""
+    with StepTimer("probe", args.timing):
+        write_probe(args.source, args.out, json.loads(args.picture))
