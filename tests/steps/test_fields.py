@@ -12,8 +12,8 @@ import pytest
 from helpers.archive import variants
 
 from vsr.media.picture import output_geometry
-from vsr.steps.probe import write_probe
 from vsr.media.scan import combed_share
+from vsr.steps.probe import write_probe
 from vsr.steps.split import split
 
 

@@ -34,7 +34,9 @@ def write_probe(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source")
     parser.add_argument("out")
-    parser.add_argument("--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)")
+    parser.add_argument(
+        "--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)"
+    )
     parser.add_argument("--timing")
 
 
