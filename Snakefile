@@ -1,4 +1,7 @@
 # Video super-resolution: source -> probe -> lossless shards -> 4x shards (GPU) -> segments -> final.
+import sys
+import time
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -7,7 +10,15 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+sys.path.insert(0, f"{workflow.basedir}/src")
+from vsr.workflow.config import check_config  # noqa: E402
+from vsr.workflow.snakemake import exit_on_error, step_error_lines  # noqa: E402
+
+# A bad or misspelt key ends the run with one line naming it, before anything runs.
+with exit_on_error():
+    check_config(config)
 validate(config, "config/schema.yaml")
+STARTED = time.time()
 
 
 include: "rules/common.smk"
@@ -31,3 +42,9 @@ rule all:
 rule videos:
     input:
         all_targets,
+
+
+# A failed step's own line (`vsr: error: FILE: PROBLEM`) on the console, not only in its log.
+onerror:
+    for line in step_error_lines(RESULTS, STARTED):
+        print(line, file=sys.stderr)

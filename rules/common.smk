@@ -5,16 +5,19 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from snakemake.exceptions import WorkflowError
-
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from vsr.errors import VsrError  # noqa: E402
 from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
+from vsr.paths import check_pattern_safe, safe_name  # noqa: E402
+from vsr.workflow.snakemake import exit_on_error  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
-RESULTS = os.path.normpath(str(config["results"]))
+# The results folder is the only user path inside file patterns: braces there are refused.
+with exit_on_error():
+    RESULTS = check_pattern_safe(
+        os.path.normpath(str(config["results"])), "results folder"
+    )
 
 
 def result(name):
@@ -31,10 +34,8 @@ def logs(name):
     return result(f"logs/{name}")
 
 
-try:
+with exit_on_error():
     MANIFEST = load_manifest(config["manifest"], config["models"])
-except VsrError as exc:
-    raise WorkflowError(f"vsr: error: {exc}") from None
 
 
 wildcard_constraints:
@@ -48,11 +49,21 @@ def row(wildcards):
 
 
 def source_path(wildcards):
-    """The local file a video is read from (remote sources are fetched into the work folder)."""
+    """The local file a video is read from (remote sources are fetched into the work folder).
+
+    A user's path is data, never a pattern: rules pass it as `params.source`, and only the
+    fetched copy of a remote source (a path this workflow names) is an input file."""
     source = row(wildcards)["source"]
     if is_remote(source):
-        return work(f"source/{Path(source).name}").format(video=wildcards.video)
+        name = safe_name(Path(source).name)
+        return work(f"source/{name}").format(video=wildcards.video)
     return source
+
+
+def source_input(wildcards):
+    """Input files for a rule reading the source: none for a local file (see source_path)."""
+    source = row(wildcards)["source"]
+    return [source_path(wildcards)] if is_remote(source) else []
 
 
 def final_path(video):

@@ -1,6 +1,6 @@
 checkpoint probe:
     input:
-        source=source_path,
+        source=source_input,
     output:
         json=work("probe.json"),
         timing=work("timings/probe.json"),
@@ -13,6 +13,7 @@ checkpoint probe:
         mem_mb=1000,
         runtime=cpu_runtime,
     params:
+        source=source_path,
         vsr=VSR,
     shell:
-        "{params.vsr} probe {input.source:q} {output.json:q} --timing {output.timing:q} > {log:q} 2>&1"
+        "{params.vsr} probe {params.source:q} {output.json:q} --timing {output.timing:q} > {log:q} 2>&1"

@@ -18,7 +18,7 @@ rule quality_report:
 
 rule quality_panel:
     input:
-        source=source_path,
+        source=source_input,
         final=lambda wildcards: final_path(wildcards.video),
         summary=result("summary.json"),
     output:
@@ -48,8 +48,9 @@ rule quality_panel:
         mem_mb=2000,
         runtime=10,
     params:
+        source=source_path,
         evaluate=EVALUATE,
         out_dir=lambda wildcards, output: os.path.dirname(output.panel),
     shell:
-        "{params.evaluate} {input.source:q} {input.final:q} {input.summary:q}"
+        "{params.evaluate} {params.source:q} {input.final:q} {input.summary:q}"
         " {params.out_dir:q} > {log:q} 2>&1"

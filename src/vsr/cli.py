@@ -7,9 +7,10 @@ import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, user_error
 from vsr.util import usable_cpus
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
@@ -25,6 +26,17 @@ def reexec_with_jemalloc() -> None:
         return
     env = dict(os.environ, LD_PRELOAD=jemalloc, MALLOC_CONF=JEMALLOC_CONF)
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (0 or a negative number is refused, not defaulted)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _step_parser(sub: argparse._SubParsersAction) -> None:
@@ -76,8 +88,16 @@ def _step_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timings", nargs="*", default=[])
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too: `vsr: error: --shard-frames: must be at least 1, got 0`."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"vsr: error: {message.removeprefix('argument ')}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vsr", description="4x AI video super-resolution")
+    parser = _Parser(prog="vsr", description="4x AI video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("upscale", help="upscale one video (or image) with the workflow")
@@ -85,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--type", choices=["anime", "real"], default="real")
     p.add_argument("--model", help="model name (see `vsr models`), .pth path or URL")
-    p.add_argument("--shard-frames", type=int)
-    p.add_argument("--cores", type=int, default=usable_cpus())
+    p.add_argument("--shard-frames", type=positive_int)
+    p.add_argument("--cores", type=positive_int, default=usable_cpus())
     p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
     p.add_argument(
         "--config",
@@ -246,10 +266,25 @@ def main(argv: list[str] | None = None) -> int:
                 chapters=True,
             )
             print(make_clip(args.out, spec))
-    except VsrError as exc:
-        print(f"vsr: error: {exc}", file=sys.stderr)
+    except (VsrError, OSError, KeyboardInterrupt) as exc:
+        # Any failure, one line: the file the user gave (or the one the system names) and what
+        # happened. Steps keep the traceback of unexpected failures in their log, above it.
+        print(f"vsr: error: {user_error(exc, _subject(args))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.command == "step" or os.environ.get("VSR_DEBUG"):
+            traceback.print_exc()
+        print(f"vsr: error: {user_error(exc, _subject(args))}", file=sys.stderr)
         return 2
     return 0
+
+
+def _subject(args: argparse.Namespace) -> str:
+    """The path a failure of this command is about, when nothing more precise is known."""
+    for name in ("source", "input", "shard", "upscaled", "out"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return str(args.command)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ from pathlib import Path
 from vsr import WORKFLOW_ROOT
 from vsr.errors import VsrError
 from vsr.media.probe import is_image, probe
+from vsr.paths import absolute, check_input_file, check_output_path
+from vsr.workflow.config import check_config, effective_config, parse_items
+from vsr.workflow.lock import WorkLock
 from vsr.workflow.manifest import write_manifest
 from vsr.workflow.progress import ProgressPrinter
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
@@ -26,6 +29,23 @@ def first_step_error(*logs: Path) -> VsrError | None:
     return None
 
 
+NO_SPACE = "No space left on device"
+
+
+def failure_reason(work: Path, source: str, log: Path) -> VsrError:
+    """Why a workflow run failed, as one line: a step's own `vsr: error:` line, else a system
+    error the logs name (a full disk: ENOSPC and the folder), else where to look."""
+    step_logs = sorted((work / "results" / "video" / "logs").glob("**/*.log"))
+    found = first_step_error(*step_logs, log)
+    if found:
+        return found
+    for path in [*step_logs, log]:
+        text = path.read_text(errors="replace")
+        if NO_SPACE in text or "ENOSPC" in text:
+            return VsrError(work, f"{NO_SPACE} (ENOSPC) writing the work folder")
+    return VsrError(source, f"workflow failed; see {log}")
+
+
 def upscale_file(
     source: str,
     output: str,
@@ -38,58 +58,101 @@ def upscale_file(
     extra_config: list[str] | None = None,
     keep_work: bool = False,
 ) -> Path:
-    """Upscale one video with the workflow (an image directly); move the result to `output`."""
-    src, out = Path(source).resolve(), Path(output).resolve()
-    if src == out:
-        raise VsrError(out, "output would overwrite the input")
+    """Upscale one video with the workflow (an image directly); move the result to `output`.
+
+    Everything the user gave is checked before any work: the source (a real, non-empty file),
+    the output (not a folder, an extension matching the container), the config and the model.
+    Errors name the paths as given."""
+    source, output = os.fspath(source), os.fspath(output)
+    check_input_file(source)
+    src = absolute(source)
+    if src.resolve() == absolute(output).resolve():
+        raise VsrError(output, "output would overwrite the input")
     if is_image(src):
         from vsr.infer.image import upscale_image
 
-        return upscale_image(src, out, model=model, video_type=video_type)
-    if out.suffix.lower() not in {".mp4", ".mkv"}:
-        raise VsrError(out, "output must end in .mp4 or .mkv")
+        return upscale_image(src, absolute(output), model=model, video_type=video_type)
+    extra = parse_items(extra_config or [])
+    for key in ("manifest", "results"):
+        if key in extra:
+            raise VsrError(
+                f"--config {key}", "is set by vsr upscale itself (use -o for the output)"
+            )
+    if shard_frames is not None:
+        if shard_frames < 1:
+            raise VsrError("--shard-frames", f"must be at least 1, got {shard_frames}")
+        extra["shard_frames"] = str(shard_frames)
+    settings = effective_config({"manifest": "manifest.tsv", "results": "results", **extra})
+    check_config(settings)
+    out = check_output_path(output, settings.get("container"))
     # Fail fast, naming the file or model, before any workflow starts.
-    probe(src)
+    try:
+        probe(src)
+    except VsrError as exc:
+        raise VsrError(source, exc.problem) if exc.path == str(src) else exc from None
     if model:
         from vsr.models.registry import resolve_model
 
         resolve_model(model)
     work = out.parent / f".vsr-work-{out.name}"
+    with WorkLock(work, output):
+        return _run_workflow(
+            source, src, out, work, video_type, model, extra, cores, profile, keep_work
+        )
+
+
+def _run_workflow(source, src, out, work, video_type, model, extra, cores, profile, keep_work):
     manifest = write_manifest(
         work / "manifest.tsv",
         [{"id": "video", "source": str(src), "type": video_type, "model": model or ""}],
     )
+    # Paths relative to the work folder (Snakemake runs there): no user path, whatever
+    # characters it holds, ever becomes part of a Snakemake file pattern.
     config = {
-        "manifest": str(manifest),
-        "results": str(work / "results"),
+        "manifest": manifest.name,
+        "results": "results",
         "container": out.suffix[1:].lower(),
+        **extra,
     }
-    if shard_frames:
-        config["shard_frames"] = str(shard_frames)
-    for item in extra_config or []:
-        key, _, value = item.partition("=")
-        config[key] = value
-    # The work folder belongs to this output alone; a run killed earlier must not block the resume.
+    # The work folder belongs to this output alone (WorkLock); Snakemake's own lock would only
+    # make a run killed earlier block the resume.
     command = snakemake_command(
         work, config, cores=cores, profile=profile, extra=["--nolock", "videos"]
     )
     log = work / "snakemake.log"
-    print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
+    print(f"upscaling {source} -> {out} (workflow log: {log})", file=sys.stderr)
     with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
         result = subprocess.run(
-            command, cwd=work, stdout=log_file, stderr=subprocess.STDOUT, env=snakemake_env(profile)
+            command,
+            cwd=work,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=snakemake_env(profile),
+            preexec_fn=_die_with_parent,
         )
     if result.returncode != 0:
-        step_logs = sorted((work / "results" / "video" / "logs").glob("*.log"))
-        raise first_step_error(*step_logs, log) or VsrError(src, f"workflow failed; see {log}")
+        raise failure_reason(work, source, log)
     final = work / "results" / "video" / f"final{out.suffix.lower()}"
-    os.replace(final, out)
+    # The summary first: the final move is a rename and cannot fail for want of space.
     shutil.copy(
         work / "results" / "video" / "summary.json", out.with_name(out.stem + ".summary.json")
     )
+    os.replace(final, out)
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def _die_with_parent() -> None:
+    """In the Snakemake child: end with `vsr upscale` (a killed run must not leave a workflow
+    writing into a work folder that the next run takes over)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def demo(cores: int = 1) -> Path:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
@@ -53,3 +55,32 @@ def snakemake_env(profile: str | None) -> dict[str, str]:
     if profile is None or local in {profile_dir(profile), (WORKFLOW_ROOT / profile).resolve()}:
         env["SLURM_CONF"] = os.devnull
     return env
+
+
+@contextlib.contextmanager
+def exit_on_error() -> Iterator[None]:
+    """For code run while Snakemake reads the workflow: a VsrError ends the run with its one
+    line and exit status 1, without Snakemake's traceback frame lines around it."""
+    from vsr.errors import VsrError
+
+    try:
+        yield
+    except VsrError as exc:
+        print(f"vsr: error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def step_error_lines(results: str | os.PathLike[str], since: float) -> list[str]:
+    """The `vsr: error:` lines that steps wrote into their logs since `since` (epoch seconds)."""
+    lines: list[str] = []
+    for log in sorted(Path(results).glob("*/logs/**/*.log")):
+        try:
+            if log.stat().st_mtime < since:
+                continue
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("vsr: error: ") and line not in lines:
+                lines.append(line)
+    return lines
