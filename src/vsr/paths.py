@@ -55,7 +55,7 @@ def check_input_file(path: str | os.PathLike[str], *, what: str = "video file") 
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise VsrError(given, f"{target or 'a symlink, '}which does not exist") from None
+        raise VsrError(given, f"is {target or 'a symlink, '}which does not exist") from None
     except OSError as exc:
         raise VsrError(given, f"cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):

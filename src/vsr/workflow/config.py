@@ -65,5 +65,14 @@ def effective_config(extra: dict[str, str]) -> dict[str, Any]:
     """The bundled config with `extra` (KEY=VALUE strings) laid over it, as Snakemake does."""
     config = yaml.safe_load((WORKFLOW_ROOT / "config" / "config.yaml").read_text()) or {}
     for key, value in extra.items():
-        config[key] = parse_value(value)
+        _merge(config, key, parse_value(value))
     return config
+
+
+def _merge(config: dict[str, Any], key: str, value: Any) -> None:
+    """Snakemake merges a mapping given for a section into that section, key by key."""
+    if isinstance(value, dict) and isinstance(config.get(key), dict):
+        for inner, item in value.items():
+            _merge(config[key], inner, item)
+    else:
+        config[key] = value

@@ -17,6 +17,7 @@ from pathlib import Path
 from vsr.errors import VsrError
 
 LOCK_NAME = ".vsr.lock"
+CHILD_GRACE_S = 30.0
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -90,7 +91,24 @@ class WorkLock:
             return False
         if owner.get("host") != socket.gethostname():
             return True  # cannot see another host's processes: assume it still runs
-        return _alive(int(owner["pid"]), owner.get("start_ticks"))
+        if _alive(int(owner["pid"]), owner.get("start_ticks")):
+            return True
+        # The owner is gone; its workflow child ends with it (it gets SIGTERM), give it time.
+        child = owner.get("child")
+        deadline = time.monotonic() + CHILD_GRACE_S
+        while child and _alive(int(child["pid"]), child.get("start_ticks")):
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def add_child(self, pid: int) -> None:
+        """Record the workflow process this run started: the lock stays live while it runs."""
+        owner = self._owner() or {}
+        owner["child"] = {"pid": pid, "start_ticks": _start_ticks(pid)}
+        tmp = self.path.with_name(f"{LOCK_NAME}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(owner))
+        os.replace(tmp, self.path)
 
     def _remove_stale(self, owner: dict) -> None:
         # Rename, then look: of two runs that found the same stale lock, the one that moved a

@@ -80,7 +80,7 @@ def load_manifest(path: str | Path, default_models: dict[str, str]) -> pd.DataFr
                 check_input_file(source)
             except VsrError as exc:
                 problem = "source not found" if exc.problem == "file not found" else exc.problem
-                raise VsrError(source, f"{problem} (manifest {path}, id {row.id})") from None
+                raise VsrError(row.source, f"{problem} (manifest {path}, id {row.id})") from None
     duplicated = table["id"][table["id"].duplicated()].unique().tolist()
     if duplicated:
         raise VsrError(path, f"duplicate id(s): {', '.join(duplicated)}")

@@ -95,13 +95,15 @@ def upscale_file(
 
         resolve_model(model)
     work = out.parent / f".vsr-work-{out.name}"
-    with WorkLock(work, output):
+    with WorkLock(work, output) as lock:
         return _run_workflow(
-            source, src, out, work, video_type, model, extra, cores, profile, keep_work
+            lock, source, src, out, work, video_type, model, extra, cores, profile, keep_work
         )
 
 
-def _run_workflow(source, src, out, work, video_type, model, extra, cores, profile, keep_work):
+def _run_workflow(
+    lock, source, src, out, work, video_type, model, extra, cores, profile, keep_work
+):
     manifest = write_manifest(
         work / "manifest.tsv",
         [{"id": "video", "source": str(src), "type": video_type, "model": model or ""}],
@@ -122,7 +124,7 @@ def _run_workflow(source, src, out, work, video_type, model, extra, cores, profi
     log = work / "snakemake.log"
     print(f"upscaling {source} -> {out} (workflow log: {log})", file=sys.stderr)
     with ProgressPrinter(work / "results" / "video" / "work"), log.open("w") as log_file:
-        result = subprocess.run(
+        process = subprocess.Popen(
             command,
             cwd=work,
             stdout=log_file,
@@ -130,7 +132,9 @@ def _run_workflow(source, src, out, work, video_type, model, extra, cores, profi
             env=snakemake_env(profile),
             preexec_fn=_die_with_parent,
         )
-    if result.returncode != 0:
+        lock.add_child(process.pid)
+        returncode = process.wait()
+    if returncode != 0:
         raise failure_reason(work, source, log)
     final = work / "results" / "video" / f"final{out.suffix.lower()}"
     # The summary first: the final move is a rename and cannot fail for want of space.
