@@ -16,13 +16,15 @@ def user_error(exc: BaseException, path: object) -> VsrError:
     Operating-system errors keep their own file name and say which error it was (a full disk
     reads `No space left on device (ENOSPC)`), so the line never blames the wrong file."""
     import errno
+    import os
 
     if isinstance(exc, VsrError):
         return exc
     code = getattr(exc, "errno", None)  # OSError, and PyAV's FFmpegError alike
     if isinstance(code, int) and code in errno.errorcode:
         reason = getattr(exc, "strerror", None) or str(exc)
-        where = getattr(exc, "filename", None) or path
+        filename = getattr(exc, "filename", None)
+        where = os.path.abspath(os.fsdecode(filename)) if filename else path
         return VsrError(where, f"{' '.join(str(reason).split())} ({errno.errorcode[code]})")
     if isinstance(exc, KeyboardInterrupt):
         return VsrError(path, "interrupted")

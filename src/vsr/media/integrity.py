@@ -16,6 +16,7 @@ Failures name both figures: `truncated: container declares 10.03 s, the streams 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +33,46 @@ MIN_HEIGHT = 16
 # Formats whose duration comes from the file's header or index (libavformat's demuxer names).
 DECLARES_DURATION = ("matroska", "webm", "mov", "mp4", "mxf", "asf", "flv", "nut")
 TS_PACKET_SIZES = (188, 192, 204)
+# Packetised streams: no declared length, so what decodes at the end is the evidence.
+STREAMED = {"mpegts", "mpeg"}
+
+
+class _Tail:
+    """The video packets of the last two groups of pictures (the earlier one gives the last
+    one its references): decoding them strictly shows whether the final picture is whole."""
+
+    LIMIT = 3000  # packets: a stream that flags no keyframes is not held in memory
+
+    def __init__(self) -> None:
+        self.previous: list[av.Packet] = []
+        self.current: list[av.Packet] = []
+        self.anchored = False  # the current group starts at a keyframe
+
+    def add(self, packet: av.Packet) -> None:
+        if packet.is_keyframe:
+            self.previous, self.current, self.anchored = self.current, [], True
+        elif len(self.current) >= self.LIMIT:
+            self.previous, self.current, self.anchored = [], [], False
+        self.current.append(packet)
+
+    def damaged(self, stream: av.video.stream.VideoStream) -> str | None:
+        """The decoder's complaint about the last group of pictures, or None when it is whole."""
+        if not self.anchored:
+            return None
+        stream.codec_context.options = {"err_detect": "explode"}
+        for packet in self.previous:
+            # The group before the last only supplies references: its errors do not count.
+            with contextlib.suppress(av.error.FFmpegError):
+                stream.decode(packet)
+        try:
+            for packet in self.current:
+                stream.decode(packet)
+            stream.decode(None)
+        except av.error.EOFError:
+            return None
+        except av.error.FFmpegError as exc:
+            return " ".join(str(getattr(exc, "strerror", None) or exc).split())
+        return None
 
 
 def check_frame_size(path: str | os.PathLike[str], width: int, height: int) -> None:
@@ -55,16 +96,19 @@ def check_integrity(path: str | os.PathLike[str]) -> None:
         start = container.start_time / av.time_base if container.start_time else 0.0
         video = container.streams.video[0] if container.streams.video else None
         rate = (video.average_rate or video.guessed_rate) if video is not None else None
-        end, last_corrupt, packets = None, [], 0
+        streamed = bool(names & STREAMED)
+        end, last_corrupt, tail = None, [], _Tail()
         for packet in container.demux():
             if packet.size == 0:
                 continue
-            packets += 1
             ts = packet.pts if packet.pts is not None else packet.dts
             if ts is not None and packet.stream.time_base is not None:
                 stop = float((ts + (packet.duration or 0)) * packet.stream.time_base)
                 end = stop if end is None else max(end, stop)
             last_corrupt = (last_corrupt + [packet.is_corrupt])[-4:]
+            if streamed and video is not None and packet.stream.index == video.index:
+                tail.add(packet)
+        damaged = tail.damaged(video) if streamed and video is not None else None
     size = path.stat().st_size
 
     if names & {"mpegts"} and not any(size % n == 0 for n in TS_PACKET_SIZES):
@@ -77,6 +121,12 @@ def check_integrity(path: str | os.PathLike[str]) -> None:
         raise VsrError(
             path,
             f"truncated: the last packets are incomplete (the stream is cut at byte {size})",
+        )
+    if damaged is not None:
+        raise VsrError(
+            path,
+            f"truncated: the last picture does not decode ({damaged}); the stream is cut at"
+            f" byte {size}",
         )
     if declared and end is not None and names & set(DECLARES_DURATION):
         delivered = end - start

@@ -117,6 +117,8 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
             if container.streams.audio:
                 raise VsrError(path, "has no video stream (audio only)")
             raise VsrError(path, "has no video stream")
+        # What the container promises against what it holds, before anything else is read.
+        check_integrity(path)
         video = videos[0]
         cc = video.codec_context
         if cc.format is None or not cc.width or not cc.height:
@@ -169,7 +171,6 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise VsrError(
             path, f"truncated: the index lists {declared} frames, the file holds {stored}"
         )
-    check_integrity(path)
     if declared:
         frames, frames_source = shown, "container"
     else:
