@@ -23,9 +23,11 @@ def user_error(exc: BaseException, path: object) -> VsrError:
     code = getattr(exc, "errno", None)  # OSError, and PyAV's FFmpegError alike
     if isinstance(code, int) and code in errno.errorcode:
         reason = getattr(exc, "strerror", None) or str(exc)
-        filename = getattr(exc, "filename", None)
-        where = os.path.abspath(os.fsdecode(filename)) if filename else path
-        return VsrError(where, f"{' '.join(str(reason).split())} ({errno.errorcode[code]})")
+        reason = f"{' '.join(str(reason).split())} ({errno.errorcode[code]})"
+        filename = os.fsdecode(getattr(exc, "filename", None) or "")
+        if filename.endswith(")"):  # PyAV names the failing call there, not a file
+            return VsrError(path, f"{reason} in {filename}")
+        return VsrError(os.path.abspath(filename) if filename else path, reason)
     if isinstance(exc, KeyboardInterrupt):
         return VsrError(path, "interrupted")
     text = " ".join(str(exc).split()) or "no details"

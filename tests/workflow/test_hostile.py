@@ -45,17 +45,17 @@ def make_video(path: Path, size="64x48", seconds=1.0, *codec: str) -> Path:
 
 
 def make_raw_video(path: Path, width: int, height: int, frames=6) -> Path:
-    """A tiny video FFmpeg's test sources refuse to make (1x1, 97x1): raw RGB frames in AVI."""
+    """A tiny video FFmpeg's test sources refuse to make (1x1, 97x1): raw 4:4:4 frames in AVI."""
     import av
     import numpy as np
 
     with av.open(str(path), "w") as container:
         stream = container.add_stream("rawvideo", rate=24)
-        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(
                 np.full((height, width, 3), i * 40, dtype=np.uint8), format="rgb24"
-            )
+            ).reformat(format="yuv444p")
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
@@ -209,7 +209,7 @@ def test_tiny_frames_are_refused_with_the_minimum(tmp_path, size):
 
 
 def test_smallest_accepted_frame_is_upscaled(tmp_path):
-    source = make_raw_video(tmp_path / "min.avi", 16, 16)
+    source = make_video(tmp_path / "min.mp4", "16x16", 0.25)
     result = upscale(source, tmp_path / "o.mp4", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     info = probe(tmp_path / "o.mp4")["video"]
