@@ -61,7 +61,7 @@ def source_path(wildcards):
 
 
 def source_input(wildcards):
-    """Input files for a rule reading the source: none for a local file (see source_path)."""
+    """Input files of the steps that read the source; none for a local file (see source_path)."""
     source = row(wildcards)["source"]
     return [source_path(wildcards)] if is_remote(source) else []
 
