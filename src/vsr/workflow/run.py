@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
@@ -130,7 +131,8 @@ def _run_workflow(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=snakemake_env(profile),
-            preexec_fn=_die_with_parent,
+            # (not from a threaded caller such as the web UI: preexec_fn is unsafe there)
+            preexec_fn=_die_with_parent if threading.active_count() == 1 else None,
         )
         lock.add_child(process.pid)
         returncode = process.wait()
