@@ -12,6 +12,7 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 sys.path.insert(0, f"{workflow.basedir}/src")
 from vsr.workflow.config import check_config  # noqa: E402
+from vsr.workflow.lock import WorkLock  # noqa: E402
 from vsr.workflow.snakemake import exit_on_error, step_error_lines  # noqa: E402
 
 # A bad or misspelt key ends the run with one line naming it, before anything runs.
@@ -44,7 +45,21 @@ rule videos:
         all_targets,
 
 
+# One run at a time writes a results folder (another's lock is named; a dead run's is stale).
+RESULTS_LOCK = WorkLock(RESULTS, RESULTS)
+
+
+onstart:
+    with exit_on_error():
+        RESULTS_LOCK.acquire()
+
+
+onsuccess:
+    RESULTS_LOCK.release()
+
+
 # A failed step's own line (`vsr: error: FILE: PROBLEM`) on the console, not only in its log.
 onerror:
+    RESULTS_LOCK.release()
     for line in step_error_lines(RESULTS, STARTED):
         print(line, file=sys.stderr)

@@ -503,3 +503,13 @@ def test_full_disk_names_enospc_and_the_path(tmp_path, media, small_disk):
     assert len(lines) == 1 and "No space left on device (ENOSPC)" in lines[0], result.stderr[-3000:]
     assert lines[0].startswith(f"vsr: error: {small_disk}/"), lines
     assert not list(small_disk.glob("**/final.*")) and sha256(source) == digest
+
+
+def test_batch_refuses_a_results_folder_another_run_holds(tmp_path, media):
+    manifest = write_manifest(tmp_path / "m.tsv", [("v", str(media["clip"]), "anime")])
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "node7", "since": "now"}))
+    result, _ = snakemake_batch(manifest, results, timeout=FAST_TIMEOUT)
+    assert_one_line_failure(result, str(results), "another run (PID 1 on node7", tmp_path)
+    assert not (results / "v").exists()
