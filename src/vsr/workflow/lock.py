@@ -2,7 +2,8 @@
 
 The lock file holds the owner's PID, host and process start time. A second run on the same
 work folder refuses at once, naming the owner. A lock whose owner is gone (killed, crashed,
-rebooted: the PID is dead, or now belongs to another process) is stale and taken over.
+rebooted: the PID is dead, or now belongs to another process) is stale and taken over; if the
+dead owner's workflow (its own process group) still runs, that orphan is stopped first.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 from vsr.errors import VsrError
 
 LOCK_NAME = ".vsr.lock"
-CHILD_GRACE_S = 30.0
+CHILD_GRACE_S = 10.0
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -36,8 +38,32 @@ def _alive(pid: int, ticks: str | None) -> bool:
         return False
     except PermissionError:
         pass
+    if _zombie(pid):
+        return False  # exited, not yet reaped
     current = _start_ticks(pid)
     return ticks is None or current is None or current == ticks
+
+
+def _stop_group(pid: int, ticks: str | None) -> bool:
+    """SIGTERM, then SIGKILL, the process group led by `pid`; True once its leader is gone."""
+    for sig, wait_s in ((signal.SIGTERM, CHILD_GRACE_S), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while _alive(pid, ticks):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        else:
+            return True
+    return not _alive(pid, ticks)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return False
 
 
 class WorkLock:
@@ -93,13 +119,11 @@ class WorkLock:
             return True  # cannot see another host's processes: assume it still runs
         if _alive(int(owner["pid"]), owner.get("start_ticks")):
             return True
-        # The owner is gone; its workflow child ends with it (it gets SIGTERM), give it time.
         child = owner.get("child")
-        deadline = time.monotonic() + CHILD_GRACE_S
-        while child and _alive(int(child["pid"]), child.get("start_ticks")):
-            if time.monotonic() > deadline:
-                return True
-            time.sleep(0.2)
+        if child and _alive(int(child["pid"]), child.get("start_ticks")):
+            # The owner is gone but its workflow (a process group of its own) still writes here:
+            # an orphan, stopped before this run takes the folder over.
+            return not _stop_group(int(child["pid"]), child.get("start_ticks"))
         return False
 
     def add_child(self, pid: int) -> None:

@@ -133,9 +133,16 @@ def _run_workflow(
             env=snakemake_env(profile),
             # (not from a threaded caller such as the web UI: preexec_fn is unsafe there)
             preexec_fn=_die_with_parent if threading.active_count() == 1 else None,
+            start_new_session=True,
         )
         lock.add_child(process.pid)
-        returncode = process.wait()
+        try:
+            returncode = process.wait()
+        except BaseException:
+            # The workflow runs in its own process group (a rerun can stop it as a whole if
+            # this process is killed); an interrupt here stops it, and every step it started.
+            stop_workflow(process)
+            raise
     if returncode != 0:
         raise failure_reason(work, source, log)
     final = work / "results" / "video" / f"final{out.suffix.lower()}"
@@ -147,6 +154,22 @@ def _run_workflow(
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def stop_workflow(process: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """SIGTERM the workflow's process group (Snakemake and its steps), SIGKILL if it lingers."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _die_with_parent() -> None:
