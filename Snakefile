@@ -1,4 +1,7 @@
 # Video super-resolution: source -> probe -> lossless shards -> 4x shards (GPU) -> segments -> final.
+import sys
+import time
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -7,7 +10,16 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+sys.path.insert(0, f"{workflow.basedir}/src")
+from vsr.workflow.config import check_config  # noqa: E402
+from vsr.workflow.lock import WorkLock  # noqa: E402
+from vsr.workflow.snakemake import exit_on_error, step_error_lines  # noqa: E402
+
+# A bad or misspelt key ends the run with one line naming it, before anything runs.
+with exit_on_error():
+    check_config(config)
 validate(config, "config/schema.yaml")
+STARTED = time.time()
 
 
 include: "rules/common.smk"
@@ -33,3 +45,23 @@ rule all:
 rule videos:
     input:
         get_all_targets,
+
+
+# One run at a time writes a results folder (another's lock is named; a dead run's is stale).
+RESULTS_LOCK = WorkLock(RESULTS, RESULTS)
+
+
+onstart:
+    with exit_on_error():
+        RESULTS_LOCK.acquire()
+
+
+onsuccess:
+    RESULTS_LOCK.release()
+
+
+# A failed step's own line (`vsr: error: FILE: PROBLEM`) on the console, not only in its log.
+onerror:
+    RESULTS_LOCK.release()
+    for line in step_error_lines(RESULTS, STARTED):
+        print(line, file=sys.stderr)

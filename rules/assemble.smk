@@ -1,6 +1,6 @@
 rule assemble:
     input:
-        source=get_source_path,
+        source=get_source_inputs,
         probe=work("probe.json"),
         segments=get_shard_paths(work("segments/{shard}.mp4")),
     output:
@@ -15,9 +15,10 @@ rule assemble:
         mem_mb=2000,
         runtime=get_cpu_runtime,
     params:
+        source=get_source_path,
         vsr=VSR,
     shell:
-        "{params.vsr} assemble {input.source:q} {input.probe:q} {output.final:q}"
+        "{params.vsr} assemble {params.source:q} {input.probe:q} {output.final:q}"
         " --segments {input.segments:q} --timing {output.timing:q} > {log:q} 2>&1"
 
 

@@ -5,18 +5,22 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from vsr.errors import VsrError  # noqa: E402
 from vsr.layout import VideoPaths  # noqa: E402
 from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
+from vsr.paths import check_pattern_safe, safe_name  # noqa: E402
+from vsr.workflow.snakemake import exit_on_error  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
-RESULTS = os.path.normpath(str(config["results"]))
+# The results folder is the only user path inside file patterns: braces there are refused.
+with exit_on_error():
+    RESULTS = check_pattern_safe(
+        os.path.normpath(str(config["results"])), "results folder"
+    )
 # Every video's folders, as patterns with the {video} wildcard (vsr.layout owns the layout).
 VIDEO = VideoPaths(Path(RESULTS) / "{video}")
 
@@ -35,10 +39,8 @@ def logs(name):
     return str(VIDEO.log(name))
 
 
-try:
+with exit_on_error():
     MANIFEST = load_manifest(config["manifest"], config["models"])
-except VsrError as exc:
-    raise WorkflowError(f"vsr: error: {exc}") from None
 # The contract of the sample sheet; load_manifest has already said what is wrong in a bad one.
 validate(MANIFEST, "../config/manifest.schema.yaml")
 
@@ -54,11 +56,22 @@ def get_row(wildcards):
 
 
 def get_source_path(wildcards):
-    """The local file a video is read from (remote sources are fetched into the work folder)."""
+    """The local file a video is read from (remote sources are fetched into the work folder).
+
+    A user's path is data, never a pattern: rules pass it as `params.source`, and only the
+    fetched copy of a remote source (a path this workflow names) is an input file."""
     source = get_row(wildcards)["source"]
     if is_remote(source):
-        return str(VIDEO.source / Path(source).name).format(video=wildcards.video)
+        name = safe_name(Path(source).name)
+        return str(VIDEO.source / name).format(video=wildcards.video)
     return source
+
+
+def get_source_inputs(wildcards):
+    """Input files of the steps that read the source; none for a local file (see
+    get_source_path)."""
+    source = get_row(wildcards)["source"]
+    return [get_source_path(wildcards)] if is_remote(source) else []
 
 
 def get_final_path(video):

@@ -1,6 +1,6 @@
 checkpoint probe:
     input:
-        source=get_source_path,
+        source=get_source_inputs,
     output:
         json=work("probe.json"),
         timing=work("timings/probe.json"),
@@ -13,8 +13,9 @@ checkpoint probe:
         mem_mb=1000,
         runtime=get_cpu_runtime,
     params:
+        source=get_source_path,
         vsr=VSR,
         picture=get_picture_settings_json,
     shell:
-        "{params.vsr} probe {input.source:q} {output.json:q} --timing {output.timing:q}"
+        "{params.vsr} probe {params.source:q} {output.json:q} --timing {output.timing:q}"
         " --picture {params.picture:q} > {log:q} 2>&1"

@@ -3,7 +3,7 @@
 # line naming the file and the check, and the work folder stays for inspection).
 rule qc:
     input:
-        source=get_source_path,
+        source=get_source_inputs,
         assembled=str(VIDEO.assembled("{ext}")),
         probe=work("probe.json"),
         shards=work("shards"),
@@ -19,9 +19,10 @@ rule qc:
         mem_mb=2000,
         runtime=get_cpu_runtime,
     params:
+        source=get_source_path,
         vsr=VSR,
         enabled="" if config.get("qc", True) else "--skip",
     shell:
-        "{params.vsr} qc {input.source:q} {input.assembled:q} {output.final:q} {output.qc:q}"
+        "{params.vsr} qc {params.source:q} {input.assembled:q} {output.final:q} {output.qc:q}"
         " --probe {input.probe:q} --index {input.shards:q}/index.json {params.enabled}"
         " > {log:q} 2>&1"

@@ -15,7 +15,7 @@ rule quality_report:
 
 rule quality_panel:
     input:
-        source=get_source_path,
+        source=get_source_inputs,
         final=lambda wildcards: get_final_path(wildcards.video),
         summary=result("summary.json"),
     output:
@@ -45,8 +45,9 @@ rule quality_panel:
         mem_mb=2000,
         runtime=10,
     params:
+        source=get_source_path,
         vsr=VSR,
         out_dir=lambda wildcards, output: os.path.dirname(output.panel),
     shell:
-        "{params.vsr} panel {input.source:q} {input.final:q} {input.summary:q}"
+        "{params.vsr} panel {params.source:q} {input.final:q} {input.summary:q}"
         " {params.out_dir:q} > {log:q} 2>&1"

@@ -1,6 +1,6 @@
 checkpoint split:
     input:
-        source=get_source_path,
+        source=get_source_inputs,
         probe=work("probe.json"),
     output:
         shards=directory(work("shards")),
@@ -14,8 +14,9 @@ checkpoint split:
         mem_mb=2000,
         runtime=get_cpu_runtime,
     params:
+        source=get_source_path,
         vsr=VSR,
         shard_frames=config["shard_frames"],
     shell:
-        "{params.vsr} split {input.source:q} {input.probe:q} {output.shards:q}"
+        "{params.vsr} split {params.source:q} {input.probe:q} {output.shards:q}"
         " --shard-frames {params.shard_frames} --timing {output.timing:q} > {log:q} 2>&1"

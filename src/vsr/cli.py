@@ -7,9 +7,11 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
+import traceback
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, user_error
 from vsr.names import VIDEO_TYPES
 from vsr.util import usable_cpus
 
@@ -20,11 +22,11 @@ STEPS = ("fetch", "probe", "split", "upscale", "encode", "assemble", "qc", "summ
 def step_main(argv: list[str]) -> int:
     """`vsr step NAME ARGS...`: one workflow step, as the Snakemake rules call it. Only the
     step's own module is imported (the upscale step's model stack is not needed to probe)."""
-    parser = argparse.ArgumentParser(prog="vsr step", description=step_main.__doc__)
+    parser = _Parser(prog="vsr step", description=step_main.__doc__)
     parser.add_argument("name", choices=STEPS)
     name = parser.parse_args(argv[:1]).name
     module = importlib.import_module(f"vsr.steps.{name}")
-    step = argparse.ArgumentParser(prog=f"vsr step {name}", description=module.run.__doc__)
+    step = _Parser(prog=f"vsr step {name}", description=module.run.__doc__)
     module.add_arguments(step)
     args = step.parse_args(argv[1:])
     logging.basicConfig(
@@ -32,13 +34,36 @@ def step_main(argv: list[str]) -> int:
     )
     try:
         return module.run(args) or 0
-    except VsrError as exc:
-        print(f"vsr: error: {exc}", file=sys.stderr)
+    except (VsrError, OSError, KeyboardInterrupt) as exc:
+        print(f"vsr: error: {user_error(exc, _subject(args, name))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        traceback.print_exc()  # into the step's log, above the one line
+        print(f"vsr: error: {user_error(exc, _subject(args, name))}", file=sys.stderr)
         return 2
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (0 or a negative number is refused, not defaulted)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too: `vsr: error: --shard-frames: must be at least 1, got 0`."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"vsr: error: {message.removeprefix('argument ')}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vsr", description="4x AI video super-resolution")
+    parser = _Parser(prog="vsr", description="4x AI video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("upscale", help="upscale one video (or image) with the workflow")
@@ -46,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--type", choices=VIDEO_TYPES, default="real")
     p.add_argument("--model", help="model name (see `vsr models`), .pth path or URL")
-    p.add_argument("--shard-frames", type=int)
-    p.add_argument("--cores", type=int, default=usable_cpus())
+    p.add_argument("--shard-frames", type=positive_int)
+    p.add_argument("--cores", type=positive_int, default=usable_cpus())
     p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
     p.add_argument(
         "--config",
@@ -152,10 +177,25 @@ def main(argv: list[str] | None = None) -> int:
                 chapters=True,
             )
             print(make_clip(args.out, spec))
-    except VsrError as exc:
-        print(f"vsr: error: {exc}", file=sys.stderr)
+    except (VsrError, OSError, KeyboardInterrupt) as exc:
+        # Any failure, one line: the file the user gave (or the one the system names) and what
+        # happened. Steps keep the traceback of unexpected failures in their log, above it.
+        print(f"vsr: error: {user_error(exc, _subject(args, args.command))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("VSR_DEBUG"):
+            traceback.print_exc()
+        print(f"vsr: error: {user_error(exc, _subject(args, args.command))}", file=sys.stderr)
         return 2
     return 0
+
+
+def _subject(args: argparse.Namespace, command: str) -> str:
+    """The path a failure of this command is about, when nothing more precise is known."""
+    for name in ("source", "input", "shard", "upscaled", "out"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return command
 
 
 if __name__ == "__main__":

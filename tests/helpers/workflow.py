@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from vsr.media.sample import ClipSpec
+from vsr.workflow.config import parse_items
 from vsr.workflow.manifest import write_manifest as write_manifest_rows
-from vsr.workflow.snakemake import config_items, snakemake_command
+from vsr.workflow.snakemake import snakemake_command
 
 VSR = [sys.executable, "-m", "vsr"]
 WORKFLOW_TIMEOUT_S = 900
@@ -54,6 +55,6 @@ def ffmpeg_copy(source: Path, out: Path, *options: str) -> Path:
 
 def snakemake_batch(manifest: Path, results: Path, *extra: str, cores: int = 1, timeout=None):
     """The README's batch command on a manifest (`extra`: more KEY=VALUE config)."""
-    config = {"manifest": str(manifest), "results": str(results), **config_items(extra)}
+    config = {"manifest": str(manifest), "results": str(results), **parse_items(list(extra))}
     command = snakemake_command(manifest.parent, config, cores=cores)
     return run(command, cwd=manifest.parent, timeout=timeout or WORKFLOW_TIMEOUT_S), command

@@ -41,9 +41,10 @@ from vsr.cloud.trigger import (
 from vsr.errors import VsrError
 from vsr.layout import VideoPaths, default_workdir, video_paths
 from vsr.names import VIDEO_TYPES
+from vsr.workflow.config import parse_items
 from vsr.workflow.manifest import write_manifest
 from vsr.workflow.progress import SnakemakeLogFollower
-from vsr.workflow.snakemake import config_items, snakemake_command, snakemake_env
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 CONTENT_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 
@@ -83,7 +84,7 @@ def run_workflow(job: Job, status: StatusWriter, options: RunOptions) -> VideoPa
     config = {"manifest": str(manifest), "results": str(video.root.parent)}
     command = snakemake_command(
         WORKFLOW_ROOT,
-        {**config, **config_items(options.config)},
+        {**config, **parse_items(list(options.config))},
         cores=options.cores,
         profile=options.profile,
     )

@@ -15,6 +15,8 @@ from typing import Any
 import av
 
 from vsr.errors import VsrError
+from vsr.media.integrity import check_frame_size, check_integrity
+from vsr.paths import check_input_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -39,13 +41,7 @@ def _fraction_str(value: Fraction | None) -> str | None:
 
 def open_media(path: str | os.PathLike[str]) -> av.container.InputContainer:
     """Open a media file, turning every failure into one clear line naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise VsrError(path, "file not found")
-    if path.is_dir():
-        raise VsrError(path, "is a directory, not a video file")
-    if path.stat().st_size == 0:
-        raise VsrError(path, "file is empty (0 bytes)")
+    path = check_input_file(path)
     try:
         return av.open(str(path), metadata_errors="replace")
     except av.error.FFmpegError as exc:
@@ -120,10 +116,13 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
             if container.streams.audio:
                 raise VsrError(path, "has no video stream (audio only)")
             raise VsrError(path, "has no video stream")
+        # What the container promises against what it holds, before anything else is read.
+        check_integrity(path)
         video = videos[0]
         cc = video.codec_context
         if cc.format is None or not cc.width or not cc.height:
             raise VsrError(path, "video stream has no decodable picture size or pixel format")
+        check_frame_size(path, cc.width, cc.height)
         declared = int(video.frames or 0)
         stored, shown, constant = _video_timing(container, video)
         rate = video.average_rate or video.guessed_rate or video.base_rate

@@ -166,7 +166,8 @@ def _resolve(
     known = ", ".join(REGISTRY)
     raise VsrError(
         name_or_path,
-        f"unknown model (known: {known}; or a .pth/.safetensors path or https URL)",
+        f"unknown model {name_or_path!r}"
+        f" (known: {known}; or a .pth/.safetensors path or https URL)",
     )
 
 

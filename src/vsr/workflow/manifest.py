@@ -6,6 +6,7 @@ value, so a typo on row 900 of an archive manifest does not surface hours into t
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from vsr.errors import VsrError
 from vsr.names import VIDEO_TYPES
+from vsr.paths import check_input_file
 
 REQUIRED = ("id", "source", "type")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -32,8 +34,8 @@ def resolve_source(source: str, manifest: Path) -> str:
         return str(path)
     for base in (Path.cwd(), manifest.resolve().parent):
         if (base / path).exists():
-            return str((base / path).resolve())
-    return str((Path.cwd() / path).resolve())
+            return os.path.abspath(base / path)  # a symlink keeps the name it was given
+    return os.path.abspath(Path.cwd() / path)
 
 
 def load_manifest(path: str | Path, models: dict[str, str] | None = None) -> pd.DataFrame:
@@ -81,14 +83,26 @@ def load_manifest(path: str | Path, models: dict[str, str] | None = None) -> pd.
         if not row.source:
             raise VsrError(where, "empty source")
         if not is_remote(row.source):
-            source = Path(resolve_source(row.source, path))
-            if not source.is_file():
-                raise VsrError(source, f"source not found (manifest {path}, id {row.id})")
-            if source.stat().st_size == 0:
-                raise VsrError(source, f"file is empty (0 bytes) (manifest {path}, id {row.id})")
+            source = resolve_source(row.source, path)
+            try:
+                check_input_file(source)
+            except VsrError as exc:
+                problem = "source not found" if exc.problem == "file not found" else exc.problem
+                raise VsrError(row.source, f"{problem} (manifest {path}, id {row.id})") from None
     duplicated = table["id"][table["id"].duplicated()].unique().tolist()
     if duplicated:
         raise VsrError(path, f"duplicate id(s): {', '.join(duplicated)}")
+    # Result folders are named by id: ids differing only in case would share one folder on
+    # case-insensitive file systems (macOS, SMB/EFS shares).
+    folded: dict[str, str] = {}
+    for video_id in table["id"]:
+        other = folded.setdefault(video_id.casefold(), video_id)
+        if other != video_id:
+            raise VsrError(
+                path,
+                f"ids {other!r} and {video_id!r} differ only in case"
+                " (they would share one folder on case-insensitive file systems)",
+            )
 
     table["source"] = [resolve_source(s, path) for s in table["source"]]
     table["model"] = [

@@ -6,21 +6,26 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
 from vsr.errors import VsrError
 from vsr.layout import (
     UPSCALE_VIDEO_ID,
+    VideoPaths,
     summary_beside,
     upscale_video_paths,
     upscale_work_dir,
     video_paths,
 )
 from vsr.media.probe import is_image, probe
+from vsr.paths import absolute, check_input_file, check_output_path
+from vsr.workflow.config import check_config, effective_config, parse_items
+from vsr.workflow.lock import WorkLock
 from vsr.workflow.manifest import write_manifest
 from vsr.workflow.progress import ProgressPrinter
-from vsr.workflow.snakemake import config_items, snakemake_command, snakemake_env
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 
 def first_step_error(*logs: Path) -> VsrError | None:
@@ -31,6 +36,23 @@ def first_step_error(*logs: Path) -> VsrError | None:
                 path, _, problem = line.removeprefix("vsr: error: ").partition(": ")
                 return VsrError(path, problem)
     return None
+
+
+NO_SPACE = "No space left on device"
+
+
+def failure_reason(video: VideoPaths, source: str, log: Path) -> VsrError:
+    """Why a workflow run failed, as one line: a step's own `vsr: error:` line, else a system
+    error the logs name (a full disk: ENOSPC and the folder), else where to look."""
+    step_logs = sorted(video.logs.glob("**/*.log"))
+    found = first_step_error(*step_logs, log)
+    if found:
+        return found
+    for path in [*step_logs, log]:
+        text = path.read_text(errors="replace")
+        if NO_SPACE in text or "ENOSPC" in text:
+            return VsrError(video.work, f"{NO_SPACE} (ENOSPC) writing the work folder")
+    return VsrError(source, f"workflow failed; see {log}")
 
 
 def upscale_file(
@@ -45,53 +67,127 @@ def upscale_file(
     extra_config: list[str] | None = None,
     keep_work: bool = False,
 ) -> Path:
-    """Upscale one video with the workflow (an image directly); move the result to `output`."""
-    src, out = Path(source).resolve(), Path(output).resolve()
-    if src == out:
-        raise VsrError(out, "output would overwrite the input")
+    """Upscale one video with the workflow (an image directly); move the result to `output`.
+
+    Everything the user gave is checked before any work: the source (a real, non-empty file),
+    the output (not a folder, an extension matching the container), the config and the model.
+    Errors name the paths as given."""
+    source, output = os.fspath(source), os.fspath(output)
+    check_input_file(source)
+    src = absolute(source)
+    if src.resolve() == absolute(output).resolve():
+        raise VsrError(output, "output would overwrite the input")
     if is_image(src):
         from vsr.infer.image import upscale_image
 
-        return upscale_image(src, out, model=model, video_type=video_type)
-    if out.suffix.lower() not in {".mp4", ".mkv"}:
-        raise VsrError(out, "output must end in .mp4 or .mkv")
+        return upscale_image(src, absolute(output), model=model, video_type=video_type)
+    extra = parse_items(extra_config or [])
+    for key in ("manifest", "results"):
+        if key in extra:
+            raise VsrError(
+                f"--config {key}", "is set by vsr upscale itself (use -o for the output)"
+            )
+    if shard_frames is not None:
+        if shard_frames < 1:
+            raise VsrError("--shard-frames", f"must be at least 1, got {shard_frames}")
+        extra["shard_frames"] = str(shard_frames)
+    settings = effective_config({"manifest": "manifest.tsv", "results": "results", **extra})
+    check_config(settings)
+    out = check_output_path(output, settings.get("container"))
     # Fail fast, naming the file or model, before any workflow starts.
-    probe(src)
+    try:
+        probe(src)
+    except VsrError as exc:
+        raise VsrError(source, exc.problem) if exc.path == str(src) else exc from None
     if model:
         from vsr.models.registry import resolve_model
 
         resolve_model(model)
-    work, video = upscale_work_dir(out), upscale_video_paths(out)
+    work = upscale_work_dir(out)
+    with WorkLock(work, output) as lock:
+        return _run_workflow(
+            lock, source, src, out, work, video_type, model, extra, cores, profile, keep_work
+        )
+
+
+def _run_workflow(
+    lock, source, src, out, work, video_type, model, extra, cores, profile, keep_work
+):
+    video = upscale_video_paths(out)
     manifest = write_manifest(
         work / "manifest.tsv",
         [{"id": UPSCALE_VIDEO_ID, "source": str(src), "type": video_type, "model": model or ""}],
     )
+    # Paths relative to the work folder (Snakemake runs there): no user path, whatever
+    # characters it holds, ever becomes part of a Snakemake file pattern.
     config = {
-        "manifest": str(manifest),
-        "results": str(video.root.parent),
+        "manifest": manifest.name,
+        "results": str(video.root.parent.relative_to(work)),
         "container": out.suffix[1:].lower(),
+        **extra,
     }
-    if shard_frames:
-        config["shard_frames"] = str(shard_frames)
-    config.update(config_items(extra_config or []))
-    # The work folder belongs to this output alone; a run killed earlier must not block the resume.
+    # The work folder belongs to this output alone (WorkLock); Snakemake's own lock would only
+    # make a run killed earlier block the resume.
     command = snakemake_command(
         work, config, cores=cores, profile=profile, extra=["--nolock", "videos"]
     )
     log = work / "snakemake.log"
-    print(f"upscaling {src} -> {out} (workflow log: {log})", file=sys.stderr)
+    print(f"upscaling {source} -> {out} (workflow log: {log})", file=sys.stderr)
     with ProgressPrinter(video), log.open("w") as log_file:
-        result = subprocess.run(
-            command, cwd=work, stdout=log_file, stderr=subprocess.STDOUT, env=snakemake_env(profile)
+        process = subprocess.Popen(
+            command,
+            cwd=work,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=snakemake_env(profile),
+            # (not from a threaded caller such as the web UI: preexec_fn is unsafe there)
+            preexec_fn=_die_with_parent if threading.active_count() == 1 else None,
+            start_new_session=True,
         )
-    if result.returncode != 0:
-        step_logs = sorted(video.logs.glob("*.log"))
-        raise first_step_error(*step_logs, log) or VsrError(src, f"workflow failed; see {log}")
-    os.replace(video.final(out.suffix[1:].lower()), out)
+        lock.add_child(process.pid)
+        try:
+            returncode = process.wait()
+        except BaseException:
+            # The workflow runs in its own process group (a rerun can stop it as a whole if
+            # this process is killed); an interrupt here stops it, and every step it started.
+            stop_workflow(process)
+            raise
+    if returncode != 0:
+        raise failure_reason(video, source, log)
+    # The summary first: the final move is a rename and cannot fail for want of space.
     shutil.copy(video.summary, summary_beside(out))
+    os.replace(video.final(out.suffix[1:].lower()), out)
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def stop_workflow(process: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """SIGTERM the workflow's process group (Snakemake and its steps), SIGKILL if it lingers."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _die_with_parent() -> None:
+    """In the Snakemake child: end with `vsr upscale` (a killed run must not leave a workflow
+    writing into a work folder that the next run takes over)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def demo(cores: int = 1) -> Path:

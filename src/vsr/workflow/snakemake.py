@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
@@ -29,11 +30,6 @@ def snakefile() -> Path:
             path, "workflow not found: run vsr from its checkout or set VSR_WORKFLOW_ROOT to one"
         )
     return path
-
-
-def config_items(items: Iterable[str]) -> dict[str, str]:
-    """`KEY=VALUE` strings (as given to `snakemake --config`) as a dict."""
-    return dict(item.partition("=")[::2] for item in items)
 
 
 def snakemake_command(
@@ -75,3 +71,32 @@ def snakemake_env(profile: str | None) -> dict[str, str]:
     if profile is None or local in {profile_dir(profile), (WORKFLOW_ROOT / profile).resolve()}:
         env["SLURM_CONF"] = os.devnull
     return env
+
+
+@contextlib.contextmanager
+def exit_on_error() -> Iterator[None]:
+    """For code run while Snakemake reads the workflow: a VsrError ends the run with its one
+    line and exit status 1, without Snakemake's traceback frame lines around it."""
+    from vsr.errors import VsrError
+
+    try:
+        yield
+    except VsrError as exc:
+        print(f"vsr: error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def step_error_lines(results: str | os.PathLike[str], since: float) -> list[str]:
+    """The `vsr: error:` lines that steps wrote into their logs since `since` (epoch seconds)."""
+    lines: list[str] = []
+    for log in sorted(Path(results).glob("*/logs/**/*.log")):
+        try:
+            if log.stat().st_mtime < since:
+                continue
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("vsr: error: ") and line not in lines:
+                lines.append(line)
+    return lines
