@@ -20,7 +20,7 @@ FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(
 
 # Peak activation memory per *input* pixel at fp32, by spandrel architecture id: peak-RSS growth
 # of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW, the worse case).
-ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000}
+ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
 UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
 TILE_MULTIPLE = 8
 MIN_TILE = 32
