@@ -8,6 +8,7 @@ two shards only.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -69,9 +70,59 @@ def test_impossible_gpu_request_fails_fast_with_a_clear_message(tmp_path: Path) 
     run = smoke_run(tmp_path / "smoke", timeout_s=90, VSR_SLURM_GPUS_PER_JOB="2")
     elapsed = time.monotonic() - started
     assert run.returncode != 0
-    assert "Requested node configuration is not available" in run.output, run.output[-3000:]
-    assert "--gres=gpu:2" in run.output or "gpu:2" in run.output
+    # The profile checks every rule against the nodes sinfo reports, before any job exists.
+    assert "vsr: error: rule upscale asks for" in run.output, run.output[-3000:]
+    assert "2 GPUs on partition gpu; its largest node offers" in run.output
+    assert not run.job_ids
     assert elapsed < 60, f"took {elapsed:.0f} s to fail"
+
+
+def bare_env() -> dict[str, str]:
+    """The environment an operator has: no VSR_SLURM_* overrides."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VSR_SLURM_")}
+
+
+def job_cpus(job_ids: list[str]) -> dict[str, int]:
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", "%i|%C"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    return {line.split("|")[0]: int(line.split("|")[1]) for line in out.split()}
+
+
+def test_request_no_node_can_run_fails_at_once_naming_rule_request_and_offer(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "smoke.log"
+    args = ["-s", str(SMOKE), "-d", str(tmp_path / "smoke"), "--profile", "slurm"]
+    env = dict(bare_env(), VSR_SLURM_GPU_NODE_CPUS="64")
+    started = time.monotonic()
+    run = finish(start(snakemake_command(*args), env, log), log, 60)
+    assert run.returncode != 0 and not run.job_ids
+    errors = [line for line in run.output.splitlines() if line.startswith("vsr: error:")]
+    assert len(errors) == 1, run.output[-2000:]
+    assert errors[0].startswith("vsr: error: rule upscale asks for 64 CPUs, ")
+    assert "on partition gpu; its largest node offers 2 CPUs" in errors[0]
+    assert time.monotonic() - started < 20
+
+
+def test_profile_by_name_learns_the_node_shapes(tmp_path: Path) -> None:
+    """`snakemake --profile slurm` as typed on a head node: cluster-up linked the profile where
+    Snakemake looks for names; with no overrides, every request fits the 2-CPU node."""
+    log = tmp_path / "smoke.log"
+    args = ["-s", str(SMOKE), "-d", str(tmp_path / "smoke"), "--profile", "slurm", *FAST_STATUS]
+    run = finish(start(snakemake_command(*args), bare_env(), log), log, 150)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "Using profile slurm for" in run.output
+    jobs = by_rule(slurm_jobs(run.job_ids))
+    cpus = job_cpus(run.job_ids)
+    assert [cpus[j.job_id] for j in jobs["upscale"]] == [2, 2]  # all the node's CPUs
+    assert [cpus[j.job_id] for j in jobs["encode"]] == [1, 1]  # half of them
+    for job in jobs["upscale"]:
+        assert (job.partition, job.tres_per_node, job.state) == ("gpu", "gres:gpu:1", "COMPLETED")
 
 
 @pytest.fixture(scope="module")
