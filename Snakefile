@@ -13,8 +13,18 @@ validate(config, "config/schema.yaml")
 include: "rules/common.smk"
 include: "rules/probe.smk"
 include: "rules/split.smk"
-include: "rules/upscale.smk"
-include: "rules/encode.smk"
+
+
+if config["intermediate"] == "none":
+
+    include: "rules/fused.smk"
+
+else:
+
+    include: "rules/upscale.smk"
+    include: "rules/encode.smk"
+
+
 include: "rules/assemble.smk"
 include: "rules/storage.smk"
 include: "rules/report.smk"

@@ -87,7 +87,9 @@ def summary_timings(wildcards):
     steps = ["probe", "split", f"assemble-{ext}"]
     return [work(f"timings/{s}.json").format(video=wildcards.video) for s in steps] + [
         path
-        for step in ("upscale", "encode")
+        for step in (
+            ("upscale",) if config["intermediate"] == "none" else ("upscale", "encode")
+        )
         for path in per_shard(work(f"timings/{step}-{{shard}}.json"))(wildcards)
     ]
 
@@ -96,7 +98,7 @@ def all_targets(wildcards):
     """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
     shard is recomputed (and only that one) on the next run."""
     targets = [result("summary.json").format(video=video) for video in MANIFEST.index]
-    if config["keep_upscaled"]:
+    if config["keep_upscaled"] and config["intermediate"] == "lossless":
         for video in MANIFEST.index:
             shards = per_shard(work("upscaled/{shard}.mkv"))
             targets += shards(SimpleNamespace(video=video))

@@ -154,10 +154,12 @@ def upscale_shard(
     progress_json: str | None = None,
     timing_json: str | None = None,
     upscaler: Any = None,
+    make_writer: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Upscale every frame of `shard` into the lossless 4x shard `out`.
 
-    `settings` is the config's `upscale` section (model options and `stabilize`)."""
+    `settings` is the config's `upscale` section (model options and `stabilize`). `make_writer`
+    (path, width, height, pix_fmt) -> a writer replaces the lossless one (see steps.fused)."""
     settings = settings or {}
     video = read_json(probe_json)["video"]
     rgb_fmt, matrix = colour.rgb_format(video), colour.sws_matrix(video)
@@ -183,7 +185,7 @@ def upscale_shard(
         stabilizer = (
             TemporalStabilizer(stabilize, scale) if stabilize and rgb_fmt == "rgb24" else None
         )
-        writer = LosslessWriter(tmp, width * scale, height * scale, out_fmt, codec="x264")
+        writer = (make_writer or _lossless_writer)(tmp, width * scale, height * scale, out_fmt)
 
         def write(batch: np.ndarray) -> None:
             for rgb in batch:
@@ -214,6 +216,10 @@ def upscale_shard(
                 sink.close()
         timer.extra.update(frames=progress.done, fps=progress.fps, model=model)
     return {"frames": progress.done, "fps": progress.fps}
+
+
+def _lossless_writer(path: Any, width: int, height: int, pix_fmt: str) -> LosslessWriter:
+    return LosslessWriter(path, width, height, pix_fmt, codec="x264")
 
 
 def resolve_precision(precision: str, device: str) -> str:
