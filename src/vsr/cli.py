@@ -199,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         from vsr.measure.evaluate import main as evaluate_main
 
         return evaluate_main(argv[1:])
+    if argv[:1] == ["batch"]:
+        from vsr.workflow.batch import main as batch_main
+
+        return batch_main(argv[1:])
     if argv[:1] == ["run-s3"]:
         from vsr.cloud.watch import run_s3_main
 
