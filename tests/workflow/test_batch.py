@@ -1,4 +1,4 @@
-"""`vsr batch`: chunks of titles, one Snakemake run each, resumable, archive.csv, one line a title."""
+"""`vsr batch`: chunks of titles, one Snakemake run each, resumable, archive.csv."""
 
 import csv
 import subprocess
