@@ -141,6 +141,14 @@ def measure(work: Path, frames: int, shard_frames: int, width: int, height: int)
     return result
 
 
+def save(result: Any, out: Path) -> int:
+    """Write a measurement's JSON and print it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=48)
@@ -151,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
     result = measure(Path(args.work), args.frames, args.shard_frames, width, height)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return 0
+    return save(result, Path(args.out))
 
 
 if __name__ == "__main__":
