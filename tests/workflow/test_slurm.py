@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -268,3 +269,42 @@ def rerun_after_unlock(manifest: Path, work: Path) -> Run:
     unlock = run_snakemake([*args, "--unlock"], work / "unlock.log", 120)
     assert unlock.returncode == 0, unlock.output[-2000:]
     return run_snakemake(args, work / "rerun.log", RUN_TIMEOUT_S)
+
+
+def test_documented_command_as_it_stands_runs_on_the_two_cpu_node(
+    manifest: Path, tmp_path: Path
+) -> None:
+    """`snakemake --profile profiles/slurm --config manifest=... results=...` with no overrides:
+    every request fits the node (intermediate: none, one upscale_encode job per shard)."""
+    log = tmp_path / "snakemake.log"
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--profile", "profiles/slurm"]
+    args += [*FAST_STATUS, "--config", f"manifest={manifest}", f"results={tmp_path / 'results'}"]
+    args += [f"shard_frames={SHARD_FRAMES}", "intermediate=none"]
+    run = finish(start(snakemake_command(*args), bare_env(), log), log, RUN_TIMEOUT_S)
+    assert run.returncode == 0, run.output[-3000:]
+    jobs = by_rule(slurm_jobs(run.job_ids))
+    assert sorted(jobs) == ["assemble", "probe", "split", "upscale_encode"]
+    cpus = job_cpus(run.job_ids)
+    for job in jobs["upscale_encode"]:
+        assert (job.partition, job.tres_per_node) == ("gpu", "gres:gpu:1") and cpus[job.job_id] == 2
+    _, frames = video_frames(final_of(tmp_path))
+    assert len(frames) == CLIP.frames
+
+
+def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) -> None:
+    """`vsr batch --profile slurm`: one title per Snakemake run, probe + split one Slurm job,
+    both shards' upscale_encode one, assemble one."""
+    log = tmp_path / "batch.log"
+    command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
+    command += ["--profile", "slurm", "--config", f"shard_frames={SHARD_FRAMES}"]
+    command += ["intermediate=none", *FAST_STATUS]
+    process = start([sys.executable, *command], bare_env(), log)
+    run = finish(process, log, RUN_TIMEOUT_S)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "clip: done, 16 frames" in run.output and "qc ok" in run.output
+    chunk_log = (tmp_path / "results" / ".batch" / "chunk-0000" / "snakemake.log").read_text()
+    comments = sorted(job.comment for job in slurm_jobs(submitted_job_ids(chunk_log)))
+    assert len(comments) == 3, comments
+    assert comments[0].startswith("rule_assemble")
+    assert comments[1] == "rule_gpu_shards_upscale_encode"
+    assert comments[2] == "rule_prep_probe_split"

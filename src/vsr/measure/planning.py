@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr import WORKFLOW_ROOT
+from vsr.measure.overhead import children_cpu
 from vsr.media.sample import ClipSpec, make_clip
 from vsr.util import write_json
 
@@ -59,13 +61,14 @@ def dry_run(manifest: Path, results: Path, intermediate: str, extra: list[str]) 
     command += ["-n", "--quiet", "rules", "--cores", "1", "-d", str(results.parent), *extra]
     command += ["--config", f"manifest={manifest}", f"results={results}"]
     command += [f"intermediate={intermediate}", "keep_upscaled=False"]
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
+    env = dict(os.environ, SLURM_CONF=os.devnull)  # the Slurm plugin's start-up probe: no wait
+    start, cpu = time.perf_counter(), children_cpu()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
     if done.returncode != 0:
         raise RuntimeError(f"dry run failed:\n{done.stderr[-2000:]}")
     total = re.search(r"^total\s+(\d+)", done.stdout + done.stderr, re.M)
-    return {"seconds": seconds, "jobs": int(total.group(1)) if total else None}
+    return {"seconds": seconds, "cpu_seconds": cpu, "jobs": int(total.group(1)) if total else None}
 
 
 def main(argv: list[str] | None = None) -> int:

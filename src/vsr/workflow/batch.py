@@ -101,6 +101,11 @@ def run_batch(
     extra: list[str] | None = None,
     out=sys.stdout,
 ) -> dict[str, dict[str, Any]]:
+    env = snakemake_env(profile)
+    if profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
+        # One title per run: its jobs are grouped into few Slurm jobs, which Snakemake can do
+        # safely only where no other title's checkpoint finishes meanwhile (see cluster.py).
+        env["VSR_SLURM_GROUP"], chunk = "1", 1
     table = load_manifest(manifest, default_models())
     results = results.resolve()
     batch_dir = results / ".batch"
@@ -134,7 +139,7 @@ def run_batch(
                 cwd=workdir,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
-                env=snakemake_env(profile),
+                env=env,
                 check=False,
             )
         with lock:
@@ -156,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="vsr batch", description=__doc__.splitlines()[0])
     p.add_argument("manifest", type=Path)
     p.add_argument("-o", "--results", type=Path, default=Path("results"))
-    p.add_argument("--chunk", type=int, default=20, help="titles per Snakemake run")
+    p.add_argument(
+        "--chunk", type=int, default=20, help="titles per Snakemake run (1 on Slurm: grouped jobs)"
+    )
     p.add_argument("--parallel", type=int, default=1, help="Snakemake runs at a time")
     p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
     p.add_argument("--cores", type=int, default=1, help="cores per run (local profile)")

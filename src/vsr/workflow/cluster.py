@@ -117,6 +117,12 @@ class ProfileValues:
     cpu_node: Node
     max_runtime: int
     learned: bool  # True when the node shapes came from the cluster
+    shards_per_job: int = 8  # per-shard jobs grouped into one Slurm job
+    # Snakemake job groups (VSR_SLURM_GROUP=1). Off by default: Snakemake (9.x) fails with a
+    # KeyError in update_ready when a checkpoint of one video finishes while grouped jobs of
+    # another are queued (snakemake#4202, #1217), so `vsr batch` turns them on with one title
+    # per Snakemake run, where no checkpoint can finish beside a queued group.
+    group: bool = False
 
     @property
     def threads(self) -> dict[str, int]:
@@ -187,6 +193,8 @@ def profile_values(
         cpu_node,
         _int(env, "VSR_SLURM_MAX_RUNTIME_MIN") or DEFAULT_MAX_RUNTIME_MIN,
         learned=bool(shapes),
+        shards_per_job=_int(env, "VSR_SLURM_SHARDS_PER_JOB") or 8,
+        group=env.get("VSR_SLURM_GROUP", "0") == "1",
     )
     if shapes:
         check(values, shapes)
