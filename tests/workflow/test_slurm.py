@@ -38,6 +38,7 @@ from helpers.slurm import (
     submitted_job_ids,
 )
 
+from vsr.measure.archive_slurm import squeue_fields
 from vsr.media.sample import ClipSpec, make_clip
 
 CLIP = ClipSpec(width=96, height=54, frames=16)
@@ -84,14 +85,7 @@ def bare_env() -> dict[str, str]:
 
 
 def job_cpus(job_ids: list[str]) -> dict[str, int]:
-    out = subprocess.run(
-        ["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", "%i|%C"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    return {line.split("|")[0]: int(line.split("|")[1]) for line in out.split()}
+    return {job: int(cpus) for job, cpus in squeue_fields(job_ids, "%i|%C")}
 
 
 def test_request_no_node_can_run_fails_at_once_naming_rule_request_and_offer(

@@ -34,15 +34,20 @@ def elapsed_s(text: str) -> int:
     return seconds + int(days or 0) * 86400
 
 
-def job_seconds(job_ids: list[str]) -> list[int]:
+def squeue_fields(job_ids: list[str], fmt: str) -> list[list[str]]:
+    """squeue's records (finished jobs too, while Slurm keeps them) as `|`-separated fields."""
     out = subprocess.run(
-        ["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", "%i|%M"],
+        ["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", fmt],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     ).stdout
-    return [elapsed_s(line.split("|")[1]) for line in out.split()]
+    return [line.split("|") for line in out.split()]
+
+
+def job_seconds(job_ids: list[str]) -> list[int]:
+    return [elapsed_s(fields[1]) for fields in squeue_fields(job_ids, "%i|%M")]
 
 
 def run(
