@@ -26,8 +26,18 @@ include: "rules/common.smk"
 include: "rules/picture.smk"
 include: "rules/probe.smk"
 include: "rules/split.smk"
-include: "rules/upscale.smk"
-include: "rules/encode.smk"
+
+
+if config["intermediate"] == "none":
+
+    include: "rules/fused.smk"
+
+else:
+
+    include: "rules/upscale.smk"
+    include: "rules/encode.smk"
+
+
 include: "rules/assemble.smk"
 include: "rules/qc.smk"
 include: "rules/storage.smk"

@@ -113,7 +113,9 @@ def get_timings(wildcards):
     steps = ["probe", "split", f"assemble-{ext}"]
     return [str(VIDEO.timing(s)).format(video=wildcards.video) for s in steps] + [
         path
-        for step in ("upscale", "encode")
+        for step in (
+            ("upscale",) if config["intermediate"] == "none" else ("upscale", "encode")
+        )
         for path in get_shard_paths(str(VIDEO.timing(f"{step}-{{shard}}")))(wildcards)
     ]
 
@@ -122,7 +124,7 @@ def get_all_targets(wildcards):
     """Each video's summary, and its 4x lossless shards while they are kept: as targets, a deleted
     shard is recomputed (and only that one) on the next run."""
     targets = [str(VIDEO.summary).format(video=video) for video in MANIFEST.index]
-    if config["keep_upscaled"]:
+    if config["keep_upscaled"] and config["intermediate"] == "lossless":
         for video in MANIFEST.index:
             shards = get_shard_paths(str(VIDEO.upscaled / "{shard}.mkv"))
             targets += shards(SimpleNamespace(video=video))

@@ -240,6 +240,7 @@ def up() -> None:
     install_packages()
     if cluster_ready():
         log(f"already up (node {node_name()} {node_state()})")
+        log(f"profile: `snakemake --profile slurm` uses {link_named_profile()}")
         if config_outdated():
             log(f"{SLURM_CONF} is outdated: `make cluster-down cluster-up` rewrites it")
         return
@@ -255,6 +256,15 @@ def up() -> None:
         run(["scontrol", "update", f"NodeName={host}", "State=RESUME"])
         wait_for(f"node {host} to become idle", cluster_ready)
     log(f"up: node {host} {node_state()}, partitions cpu (default) and gpu, 1 fake GPU")
+    log(f"profile: `snakemake --profile slurm` uses {link_named_profile()}")
+
+
+def link_named_profile() -> Path:
+    """Link profiles/slurm where Snakemake finds profiles by name (stdlib code of the package)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from vsr.workflow.cluster import install_profile
+
+    return install_profile(REPO / "profiles" / "slurm")
 
 
 def stop(daemon: str) -> None:

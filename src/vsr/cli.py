@@ -16,7 +16,18 @@ from vsr.names import VIDEO_TYPES
 from vsr.util import usable_cpus
 
 # `vsr step NAME`: one module per workflow rule, vsr.steps.NAME, with add_arguments() and run().
-STEPS = ("fetch", "probe", "split", "upscale", "encode", "assemble", "qc", "summary", "panel")
+STEPS = (
+    "fetch",
+    "probe",
+    "split",
+    "upscale",
+    "encode",
+    "fused",
+    "assemble",
+    "qc",
+    "summary",
+    "panel",
+)
 
 
 def step_main(argv: list[str]) -> int:
@@ -125,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate_main(argv[1:])
     if argv[:1] == ["step"]:
         return step_main(argv[1:])
+    if argv[:1] == ["batch"]:
+        from vsr.workflow.batch import main as batch_main
+
+        return batch_main(argv[1:])
     if argv[:1] == ["run-s3"]:
         from vsr.cloud.watch import run_s3_main
 

@@ -110,9 +110,10 @@ def snakemake_command(*args: str) -> list[str]:
 def slurm_env(**overrides: str) -> dict[str, str]:
     """The profile's node shape set to the one-node test cluster (2 CPUs, 1 fake GPU).
 
-    Upscale jobs take 1 CPU so one can run beside a CPU job.
+    Upscale jobs take 1 CPU so one can run beside a CPU job; no job groups.
     """
     env = dict(os.environ, VSR_SLURM_GPU_NODE_CPUS="1", VSR_SLURM_CPU_NODE_CPUS="2")
+    env["VSR_SLURM_GROUP"] = "0"  # one Slurm job per rule: the tests read each rule's records
     env["VSR_SLURM_MAX_MEM_MB"] = str(node_memory_mb())
     env.update(overrides)
     return env

@@ -8,8 +8,10 @@ two shards only.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +38,7 @@ from helpers.slurm import (
     submitted_job_ids,
 )
 
+from vsr.measure.archive_slurm import squeue_fields
 from vsr.media.sample import ClipSpec, make_clip
 
 CLIP = ClipSpec(width=96, height=54, frames=16)
@@ -69,9 +72,52 @@ def test_impossible_gpu_request_fails_fast_with_a_clear_message(tmp_path: Path) 
     run = smoke_run(tmp_path / "smoke", timeout_s=90, VSR_SLURM_GPUS_PER_JOB="2")
     elapsed = time.monotonic() - started
     assert run.returncode != 0
-    assert "Requested node configuration is not available" in run.output, run.output[-3000:]
-    assert "--gres=gpu:2" in run.output or "gpu:2" in run.output
+    # The profile checks every rule against the nodes sinfo reports, before any job exists.
+    assert "vsr: error: rule upscale asks for" in run.output, run.output[-3000:]
+    assert "2 GPUs on partition gpu; its largest node offers" in run.output
+    assert not run.job_ids
     assert elapsed < 60, f"took {elapsed:.0f} s to fail"
+
+
+def bare_env() -> dict[str, str]:
+    """The environment an operator has: no VSR_SLURM_* overrides."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VSR_SLURM_")}
+
+
+def job_cpus(job_ids: list[str]) -> dict[str, int]:
+    return {job: int(cpus) for job, cpus in squeue_fields(job_ids, "%i|%C")}
+
+
+def test_request_no_node_can_run_fails_at_once_naming_rule_request_and_offer(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "smoke.log"
+    args = ["-s", str(SMOKE), "-d", str(tmp_path / "smoke"), "--profile", "slurm"]
+    env = dict(bare_env(), VSR_SLURM_GPU_NODE_CPUS="64")
+    started = time.monotonic()
+    run = finish(start(snakemake_command(*args), env, log), log, 60)
+    assert run.returncode != 0 and not run.job_ids
+    errors = [line for line in run.output.splitlines() if line.startswith("vsr: error:")]
+    assert len(errors) == 1, run.output[-2000:]
+    assert errors[0].startswith("vsr: error: rule upscale asks for 64 CPUs, ")
+    assert "on partition gpu; its largest node offers 2 CPUs" in errors[0]
+    assert time.monotonic() - started < 20
+
+
+def test_profile_by_name_learns_the_node_shapes(tmp_path: Path) -> None:
+    """`snakemake --profile slurm` as typed on a head node: cluster-up linked the profile where
+    Snakemake looks for names; with no overrides, every request fits the 2-CPU node."""
+    log = tmp_path / "smoke.log"
+    args = ["-s", str(SMOKE), "-d", str(tmp_path / "smoke"), "--profile", "slurm", *FAST_STATUS]
+    run = finish(start(snakemake_command(*args), bare_env(), log), log, 150)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "Using profile slurm for" in run.output
+    jobs = by_rule(slurm_jobs(run.job_ids))
+    cpus = job_cpus(run.job_ids)
+    assert [cpus[j.job_id] for j in jobs["upscale"]] == [2, 2]  # all the node's CPUs
+    assert [cpus[j.job_id] for j in jobs["encode"]] == [1, 1]  # half of them
+    for job in jobs["upscale"]:
+        assert (job.partition, job.tres_per_node, job.state) == ("gpu", "gres:gpu:1", "COMPLETED")
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +263,42 @@ def rerun_after_unlock(manifest: Path, work: Path) -> Run:
     unlock = run_snakemake([*args, "--unlock"], work / "unlock.log", 120)
     assert unlock.returncode == 0, unlock.output[-2000:]
     return run_snakemake(args, work / "rerun.log", RUN_TIMEOUT_S)
+
+
+def test_documented_command_as_it_stands_runs_on_the_two_cpu_node(
+    manifest: Path, tmp_path: Path
+) -> None:
+    """`snakemake --profile profiles/slurm --config manifest=... results=...` with no overrides:
+    every request fits the node (intermediate: none, one upscale_encode job per shard)."""
+    log = tmp_path / "snakemake.log"
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--profile", "profiles/slurm"]
+    args += [*FAST_STATUS, "--config", f"manifest={manifest}", f"results={tmp_path / 'results'}"]
+    args += [f"shard_frames={SHARD_FRAMES}", "intermediate=none"]
+    run = finish(start(snakemake_command(*args), bare_env(), log), log, RUN_TIMEOUT_S)
+    assert run.returncode == 0, run.output[-3000:]
+    jobs = by_rule(slurm_jobs(run.job_ids))
+    assert sorted(jobs) == ["assemble", "probe", "split", "upscale_encode"]
+    cpus = job_cpus(run.job_ids)
+    for job in jobs["upscale_encode"]:
+        assert (job.partition, job.tres_per_node) == ("gpu", "gres:gpu:1") and cpus[job.job_id] == 2
+    _, frames = video_frames(final_of(tmp_path))
+    assert len(frames) == CLIP.frames
+
+
+def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) -> None:
+    """`vsr batch --profile slurm`: one title per Snakemake run, probe + split one Slurm job,
+    both shards' upscale_encode one, assemble one."""
+    log = tmp_path / "batch.log"
+    command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
+    command += ["--profile", "slurm", "--config", f"shard_frames={SHARD_FRAMES}"]
+    command += ["intermediate=none", *FAST_STATUS]
+    process = start([sys.executable, *command], bare_env(), log)
+    run = finish(process, log, RUN_TIMEOUT_S)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "clip: done, 16 frames" in run.output and "qc ok" in run.output
+    chunk_log = (tmp_path / "results" / ".batch" / "chunk-0000" / "snakemake.log").read_text()
+    comments = sorted(job.comment for job in slurm_jobs(submitted_job_ids(chunk_log)))
+    assert len(comments) == 3, comments
+    assert comments[0].startswith("rule_assemble")
+    assert comments[1] == "rule_gpu_shards_upscale_encode"
+    assert comments[2] == "rule_prep_probe_split"

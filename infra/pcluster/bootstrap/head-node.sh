@@ -25,6 +25,11 @@ mkdir -p "$shared/cache" "$shared/work"
 cp -rn "$ami/cache/." "$shared/cache/"
 chown -R "$user:$user" "$repo" "$shared/cache" "$shared/work"
 
+# `snakemake --profile slurm` by name: Snakemake looks in /etc/xdg/snakemake for every user.
+# A link, so the profile stays the checkout's own (it learns node shapes from sinfo at start).
+mkdir -p /etc/xdg/snakemake
+ln -sfn "$repo/profiles/slurm" /etc/xdg/snakemake/slurm
+
 cat >/etc/profile.d/vsr.sh <<PROFILE
 export VSR_HOME=$repo
 export XDG_CACHE_HOME=$shared/cache

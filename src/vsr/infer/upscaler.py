@@ -6,6 +6,7 @@ and one rounding + copy on the way out.
 """
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(
 
 # Peak activation memory per *input* pixel at fp32, by spandrel architecture id: peak-RSS growth
 # of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW, the worse case).
-ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000}
+ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
 UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
 TILE_MULTIPLE = 8
 MIN_TILE = 32
@@ -129,6 +130,16 @@ class Upscaler:
         return 0, _fit(self.batch_size, self.pixels_per_call, height * width, True)
 
     @torch.inference_mode()
+    def upscale_i420(self, frames: np.ndarray, to_i420) -> np.ndarray:
+        """(N,H,W,3) uint8 RGB -> (N, 3sH/2, sW) uint8 I420, converted and quantised on the
+        device by `to_i420` (see vsr.infer.colour_device): half the bytes to copy back."""
+        count, height, width, _ = frames.shape
+        result = np.empty((count, height * self.scale * 3 // 2, width * self.scale), np.uint8)
+        for where, upscaled in self._upscaled(frames):
+            torch.from_numpy(result[where]).copy_(to_i420(upscaled))
+        return result
+
+    @torch.inference_mode()
     def upscale(self, frames: np.ndarray) -> np.ndarray:
         """(N,H,W,3) uint8/uint16/float32 RGB -> (N,sH,sW,3) of the same dtype.
 
@@ -137,15 +148,22 @@ class Upscaler:
         """
         full_scale = _check_frames(frames)
         count, height, width, _ = frames.shape
-        tile, per_call = self.plan(height, width)
         shape = (count, height * self.scale, width * self.scale, 3)
         result = np.empty(shape, dtype=frames.dtype)
+        for where, upscaled in self._upscaled(frames):
+            _store(upscaled, result[where], full_scale)
+        return result
+
+    def _upscaled(self, frames: np.ndarray) -> Iterator[tuple[slice, torch.Tensor]]:
+        """(frames' slice, the model's float output for them), model call by model call."""
+        full_scale = _check_frames(frames)
+        count, height, width, _ = frames.shape
+        tile, per_call = self.plan(height, width)
         step = 1 if tile else per_call
         for start in range(0, count, step):
             batch = self._to_tensor(frames[start : start + step], full_scale)
             upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
-            _store(upscaled, result[start : start + step], full_scale)
-        return result
+            yield slice(start, start + step), upscaled
 
     def _to_tensor(self, frames: np.ndarray, full_scale: float) -> torch.Tensor:
         # NHWC memory viewed as NCHW is channels-last; .to() keeps those strides. Read-only

@@ -111,6 +111,15 @@ REGISTRY: dict[str, ModelSpec] = {
             ),
             loader="vsr.models.swin2sr:load",
         ),
+        ModelSpec(
+            name="bicubic",
+            scale=4,
+            arch="bicubic",
+            licence="none (no weights)",
+            source="torch bicubic interpolation: the overhead floor and a fast preview",
+            params=0,
+            loader="vsr.models.bicubic:load",
+        ),
     )
 }
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import av
@@ -35,6 +37,96 @@ def encoder_options(
     return options
 
 
+class SegmentWriter:
+    """A final-quality MP4 segment, written frame by frame: each 4x frame shaped (square pixels,
+    output.size, bars padded back), encoded, and stamped with its source timestamp from the
+    shard index. Used by the `encode` step and by the fused upscale job (`intermediate: none`).
+    `name` is the file that errors are about (what the frames come from)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        probe_json: str,
+        index_json: str,
+        shard: str,
+        settings: dict[str, Any],
+        threads: int | None = None,
+    ):
+        info = read_json(probe_json)
+        index = read_json(index_json)
+        self.path, self.name, self.shard = Path(path), name, shard
+        self.pts: list[int] = shard_entry(index_json, shard)["pts"]
+        self.time_base = Fraction(index["time_base"])
+        # The frame rate after field handling (e.g. 24000/1001 after inverse telecine).
+        fields = index.get("fields") or {}
+        self.video = {
+            **info["video"],
+            "frame_rate": fields.get("frame_rate") or info["video"]["frame_rate"],
+        }
+        self.tags = colour.output_tags(self.video)
+        self.shaper = Shaper(info)  # after the model
+        self.codec = settings.get("codec", "libx264")
+        self.options = encoder_options(
+            self.codec,
+            settings.get("crf", 18),
+            settings.get("preset", "medium"),
+            settings.get("options") or {},
+        )
+        self.threads = threads
+        self.container = av.open(str(self.path), "w", format="mp4")
+        self.stream: Any = None
+        self.count = 0
+
+    def write(self, frame: av.VideoFrame) -> None:
+        for shaped in self.shaper.push(frame):
+            self._encode(shaped)
+
+    def _encode(self, frame: av.VideoFrame) -> None:
+        if self.stream is None:
+            self.stream = _open_stream(
+                self.container,
+                frame,
+                self.video,
+                self.time_base,
+                self.tags,
+                self.codec,
+                self.options,
+            )
+            self.shaper.tag(self.stream)
+            if self.threads:  # stay within the CPUs the scheduler gave this job
+                self.stream.codec_context.thread_count = self.threads
+        if self.count >= len(self.pts):
+            raise VsrError(self.name, f"has more frames than shard {self.shard} ({len(self.pts)})")
+        frame.pts, frame.time_base = self.pts[self.count], self.time_base
+        frame.pict_type = av.video.frame.PictureType.NONE
+        self.container.mux(self.stream.encode(frame))
+        self.count += 1
+
+    def close(self) -> None:
+        for shaped in self.shaper.flush():
+            self._encode(shaped)
+        if self.stream is None:
+            raise VsrError(self.name, "holds no frames")
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+        if self.count != len(self.pts):
+            raise VsrError(
+                self.name, f"has {self.count} frames, shard {self.shard} has {len(self.pts)}"
+            )
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.close()
+        finally:
+            self.container.close()
+
+
 def encode_segment(
     upscaled: str,
     index_json: str,
@@ -42,60 +134,26 @@ def encode_segment(
     probe_json: str,
     out: str,
     *,
-    codec: str = "libx264",
-    crf: int = 18,
-    preset: str | int = "medium",
-    options: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     threads: int | None = None,
     timing_json: str | None = None,
 ) -> int:
-    """Encode `upscaled` to the segment `out`; returns the number of frames written."""
-    info = read_json(probe_json)
-    video = info["video"]
-    index = read_json(index_json)
-    entry = shard_entry(index_json, shard)
-    time_base = Fraction(index["time_base"])
-    # The frame rate after field handling (e.g. 24000/1001 after inverse telecine).
-    video = {
-        **video,
-        "frame_rate": (index.get("fields") or {}).get("frame_rate") or video["frame_rate"],
-    }
-    shaper = Shaper(info)  # square pixels, output.size, bars padded back: after the model
-    tags = colour.output_tags(video)
-    pts_list = entry["pts"]
-    count = 0
+    """Encode `upscaled` to the segment `out` (`settings`: the config's `encode` section: codec,
+    crf, preset, options); returns the number of frames written."""
     with StepTimer("encode", timing_json) as timer, atomic_output(out) as tmp:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = None
-            for frame in shaper.run(read_frames(upscaled)):
-                if stream is None:
-                    stream = _open_stream(
-                        container,
-                        frame,
-                        video,
-                        time_base,
-                        tags,
-                        codec,
-                        encoder_options(codec, crf, preset, options or {}),
-                    )
-                    shaper.tag(stream)
-                    if threads:  # stay within the CPUs the scheduler gave this job
-                        stream.codec_context.thread_count = threads
-                if count >= len(pts_list):
-                    raise VsrError(
-                        upscaled, f"has more frames than shard {shard} ({len(pts_list)})"
-                    )
-                frame.pts, frame.time_base = pts_list[count], time_base
-                frame.pict_type = av.video.frame.PictureType.NONE
-                container.mux(stream.encode(frame))
-                count += 1
-            if stream is None:
-                raise VsrError(upscaled, "holds no frames")
-            container.mux(stream.encode(None))
-        if count != len(pts_list):
-            raise VsrError(upscaled, f"has {count} frames, shard {shard} has {len(pts_list)}")
-        timer.extra.update(frames=count)
-    return count
+        with SegmentWriter(
+            tmp,
+            name=upscaled,
+            probe_json=probe_json,
+            index_json=index_json,
+            shard=shard,
+            settings=settings or {},
+            threads=threads,
+        ) as writer:
+            for frame in read_frames(upscaled):
+                writer.write(frame)
+        timer.extra.update(frames=writer.count)
+    return writer.count
 
 
 def _open_stream(container, frame, video, time_base, tags, codec, options):
@@ -132,17 +190,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """`vsr step encode UPSCALED INDEX SHARD PROBE OUT [--settings JSON]`: the segment OUT, each
     frame at its source timestamp from the shard index."""
-    s = json.loads(args.settings)
     encode_segment(
         args.upscaled,
         args.index,
         args.shard,
         args.probe,
         args.out,
-        codec=s.get("codec", "libx264"),
-        crf=s.get("crf", 18),
-        preset=s.get("preset", "medium"),
-        options=s.get("options"),
+        settings=json.loads(args.settings),
         threads=args.threads,
         timing_json=args.timing,
     )

@@ -156,10 +156,12 @@ def upscale_shard(
     threads: int | None = None,
     progress_json: str | None = None,
     timing_json: str | None = None,
+    make_writer: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Upscale every frame of `shard` into the lossless 4x shard `out`.
 
-    `settings` is the config's `upscale` section (model options and `stabilize`)."""
+    `settings` is the config's `upscale` section (model options and `stabilize`). `make_writer`
+    (path, width, height, pix_fmt) -> a writer replaces the lossless one (see steps.fused)."""
     settings = settings or {}
     info = read_json(probe_json)
     video = info["video"]
@@ -185,9 +187,14 @@ def upscale_shard(
         stabilizer = (
             TemporalStabilizer(stabilize, scale) if stabilize and rgb_fmt == "rgb24" else None
         )
-        writer = LosslessWriter(tmp, width * scale, height * scale, out_fmt, codec="x264")
+        writer = (make_writer or _lossless_writer)(tmp, width * scale, height * scale, out_fmt)
+        to_i420 = device_colour(settings, upscaler, video, out_fmt, stabilizer is None)
 
         def write(batch: np.ndarray) -> None:
+            if to_i420 is not None:  # already YUV, converted on the model's device
+                for planes in batch:
+                    writer.write(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+                return
             for rgb in batch:
                 frame = av.VideoFrame.from_ndarray(rgb, format=rgb_fmt)
                 writer.write(
@@ -206,7 +213,11 @@ def upscale_shard(
                 for batch in _threaded(
                     _batches(decoded(), settings.get("batch_size", 1)), maxsize=2
                 ):
-                    upscaled = upscaler.upscale(batch)
+                    upscaled = (
+                        upscaler.upscale(batch)
+                        if to_i420 is None
+                        else upscaler.upscale_i420(batch, to_i420)
+                    )
                     if stabilizer is not None:
                         pairs = zip(batch, upscaled, strict=True)
                         upscaled = np.stack([stabilizer.apply(lr, sr) for lr, sr in pairs])
@@ -216,6 +227,27 @@ def upscale_shard(
                 sink.close()
         timer.extra.update(frames=progress.done, fps=progress.fps, model=model)
     return {"frames": progress.done, "fps": progress.fps}
+
+
+def device_colour(
+    settings: dict[str, Any], upscaler: Any, video: dict[str, Any], out_fmt: str, plain: bool
+) -> Any:
+    """The on-device RGB -> I420 converter, or None for swscale on the CPU.
+
+    `colour: auto` converts on the device where it is a GPU (on a CPU swscale is faster); 8-bit
+    4:2:0 output only, and not with the temporal stabiliser (it works on RGB frames)."""
+    choice = settings.get("colour", "auto")
+    device = getattr(upscaler, "device", None)
+    wanted = choice == "device" or (choice == "auto" and getattr(device, "type", "") == "cuda")
+    if not (wanted and plain and out_fmt == "yuv420p" and colour.rgb_format(video) == "rgb24"):
+        return None
+    from vsr.infer.colour_device import ToI420
+
+    return ToI420(colour.sws_matrix(video), colour.colour_range(video), device)
+
+
+def _lossless_writer(path: Any, width: int, height: int, pix_fmt: str) -> LosslessWriter:
+    return LosslessWriter(path, width, height, pix_fmt, codec="x264")
 
 
 def resolve_precision(precision: str, device: str) -> str:

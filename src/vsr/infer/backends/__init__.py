@@ -66,6 +66,8 @@ def build(backend: str, network: Network) -> tuple[str, Forward]:
     """(name of the backend chosen, its forward function)."""
     if backend not in BACKENDS:
         raise VsrError(f"backend={backend}", f"unknown backend (one of {', '.join(BACKENDS)})")
+    if backend == "auto" and candidates(network) == ["torch"]:
+        return "torch", BUILDERS["torch"](network)  # nothing to compare: no calibration
     if backend == "auto":
         return choose(network)
     return backend, BUILDERS[backend](network)
@@ -74,6 +76,8 @@ def build(backend: str, network: Network) -> tuple[str, Forward]:
 def candidates(network: Network) -> list[str]:
     """Backends worth timing for this device and precision (torch always works)."""
     names = ["torch"]
+    if not any(True for _ in network.descriptor.model.parameters()):
+        return names  # a weightless model (bicubic) is one torch call: nothing to gain
     if _onnx_usable(network) and _has_onnxruntime():
         names.append("onnxruntime")
     if network.ncnn_files and network.device.type == "cpu" and network.dtype == torch.float32:
