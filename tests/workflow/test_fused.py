@@ -3,7 +3,8 @@ lossless design (same frames into the same encoder), no 4x files, one job per sh
 
 from pathlib import Path
 
-from helpers.media import psnr, video_frames
+from helpers.archive import AC3_PS, MPEG2_TFF, base_clip, ffmpeg, hard_telecine
+from helpers.media import ffprobe, psnr, streams_of, video_frames
 from helpers.workflow import snakemake_batch, write_manifest
 
 from vsr.media.sample import ClipSpec, make_clip
@@ -50,3 +51,28 @@ def test_colour_on_the_device_matches_swscale_closely(tmp_path: Path):
     assert ours[0] == theirs[0] and len(ours[1]) == CLIP.frames
     for a, b in zip(ours[1], theirs[1], strict=True):
         assert psnr(a, b) > 36  # chroma: centre-sited 2x2 mean vs swscale's filter
+
+
+def test_none_shapes_and_retimes_like_lossless(tmp_path: Path):
+    """Telecined anamorphic film: both designs restore 24000/1001 and square pixels alike."""
+    film = base_clip(tmp_path, "film", width=96, height=64, frames=16, rate="24000/1001")
+    anamorphic = tmp_path / "anamorphic.mkv"
+    ffmpeg("-i", str(film), "-vf", "setsar=32/27", "-c:v", "ffv1", "-c:a", "copy", str(anamorphic))
+    source = hard_telecine(anamorphic, tmp_path / "hard.mpg", *MPEG2_TFF, *AC3_PS)
+    manifest = write_manifest(tmp_path / "m.tsv", [("clip", str(source), "anime")])
+    manifest.write_text(manifest.read_text().replace("anime\t", "anime\tbicubic"))
+    finals = {}
+    for design in ("lossless", "none"):
+        settings = [f"intermediate={design}", "shard_frames=8", "output={aspect: square}"]
+        outcome, _ = snakemake_batch(manifest, tmp_path / design, *settings)
+        assert outcome.returncode == 0, outcome.stderr[-3000:]
+        finals[design] = tmp_path / design / "clip" / "final.mp4"
+    for final in finals.values():
+        (video,) = streams_of(ffprobe(final), "video")
+        assert video["r_frame_rate"] == "24000/1001"
+        assert video.get("sample_aspect_ratio", "1:1") in {"1:1", "0:1"}
+        assert abs(video["width"] / video["height"] - 96 * 32 / 27 / 64) < 0.01
+    ours, theirs = (video_frames(finals[d]) for d in ("none", "lossless"))
+    assert ours[0] == theirs[0] and len(ours[1]) == len(theirs[1]) >= 16
+    for a, b in zip(ours[1], theirs[1], strict=True):
+        assert (a == b).all()

@@ -20,6 +20,9 @@ from typing import Any
 
 import av
 
+from vsr.media.filters import FilterChain
+from vsr.media.picture import output_geometry
+
 RETIMED = {"ivtc", "soft_retime"}
 GUARDED = {"bwdif_frame", "bwdif_field"}
 
@@ -105,6 +108,99 @@ class FieldPipeline:
             if self.first_pts is None:
                 self.first_pts = pts
             yield frame
+
+    def run(self, frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        frames = self._timed(frames)
+        if not self.active:
+            yield from frames
+            return
+        first_pts: int | None = None
+        for count, frame in enumerate(self._filtered(frames)):
+            if self.mode in RETIMED:
+                if first_pts is None:  # film frames from the source's first timestamp on
+                    first_pts = round(self.first_pts * self.source_time_base / self.time_base)
+                step = 1 / self.rate / self.time_base
+                frame.pts, frame.time_base = first_pts + int(count * step), self.time_base
+            else:
+                frame.pts = round(frame.pts * frame.time_base / self.time_base)
+                frame.time_base = self.time_base
+            yield frame
+
+    def _filtered(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        if not self.filters:
+            yield from frames
+            return
+        chain = None
+        first = last = None
+        for frame in frames:
+            if chain is None:
+                chain = FilterChain(
+                    self.filters,
+                    width=frame.width,
+                    height=frame.height,
+                    pix_fmt=frame.format.name,
+                    time_base=self.source_time_base,
+                    sar=self.sar,
+                    frame_rate=self.source_rate,
+                )
+                first = frame.pts
+                if self.mode in GUARDED:
+                    chain.push(_guard(frame, frame.pts - self._step()))
+            last = frame.pts
+            yield from self._inside(chain.push(frame), first, None)
+        if chain is None:
+            return
+        if self.mode in GUARDED:
+            yield from self._inside(chain.push(_guard(frame, last + self._step())), first, last)
+        yield from self._inside(chain.push(None), first, last)
+
+    def _inside(self, frames, first: int, last: int | None) -> Iterator[av.VideoFrame]:
+        """Frames that come from the real ones, not from the guard frames."""
+        end = None if last is None else (last + self._step()) * self.source_time_base
+        for out in frames:
+            t = out.pts * out.time_base
+            if t >= first * self.source_time_base and (end is None or t < end):
+                yield out
+
+
+def _guard(like: av.VideoFrame, pts: int) -> av.VideoFrame:
+    """A black frame before the first (and after the last) real one. bwdif takes a missing
+    neighbour as a still one and weaves the edge frames (combed); a frame that differs
+    everywhere makes it interpolate them spatially instead."""
+    guard = av.VideoFrame(like.width, like.height, like.format.name)
+    for plane in guard.planes:
+        plane.update(bytes(plane.buffer_size))
+    guard.pts, guard.time_base = pts, like.time_base
+    return guard
+
+
+class Shaper:
+    """After the model: bars padded back, resampled to square pixels or a target size (lanczos),
+    and the SAR to tag. The identity when nothing is asked."""
+
+    def __init__(self, info: dict[str, Any]):
+        self.info = info
+        self.geometry: dict[str, Any] | None = None
+        self.chain: FilterChain | None = None
+        self.pushed = 0
+
+    def _setup(self, frame: av.VideoFrame) -> None:
+        g = self.geometry = output_geometry(self.info, frame.width, frame.height)
+        filters: list[tuple[str, str]] = []
+        if g["pad"]:
+            p = g["pad"]
+            filters.append(("pad", f"w={p['w']}:h={p['h']}:x={p['x']}:y={p['y']}:color=black"))
+        size = (g["pad"]["w"], g["pad"]["h"]) if g["pad"] else (frame.width, frame.height)
+        if (g["width"], g["height"]) != size:
+            filters.append(("scale", f"w={g['width']}:h={g['height']}:flags=lanczos+accurate_rnd"))
+        if filters:
+            self.chain = FilterChain(
+                filters,
+                width=frame.width,
+                height=frame.height,
+                pix_fmt=frame.format.name,
+                time_base=Fraction(1, 1000),
+            )
 
     def push(self, frame: av.VideoFrame) -> Iterator[av.VideoFrame]:
         """One frame in, the shaped frames that are ready out (call flush() after the last)."""
