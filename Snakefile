@@ -57,21 +57,31 @@ rule videos:
         get_all_targets,
 
 
-# One run at a time writes a results folder (another's lock is named; a dead run's is stale).
-RESULTS_LOCK = WorkLock(RESULTS, RESULTS)
+# One run at a time writes a video's folder (another's lock is named; a dead run's is stale).
+# Runs over other videos of the same results folder (`vsr batch` chunks) go side by side.
+VIDEO_LOCKS = [
+    WorkLock(
+        VIDEO.root.as_posix().format(video=video),
+        VIDEO.root.as_posix().format(video=video),
+    )
+    for video in MANIFEST.index
+]
 
 
 onstart:
     with exit_on_error():
-        RESULTS_LOCK.acquire()
+        for lock in VIDEO_LOCKS:
+            lock.acquire()
 
 
 onsuccess:
-    RESULTS_LOCK.release()
+    for lock in VIDEO_LOCKS:
+        lock.release()
 
 
 # A failed step's own line (`vsr: error: FILE: PROBLEM`) on the console, not only in its log.
 onerror:
-    RESULTS_LOCK.release()
+    for lock in VIDEO_LOCKS:
+        lock.release()
     for line in step_error_lines(RESULTS, STARTED):
         print(line, file=sys.stderr)

@@ -505,11 +505,11 @@ def test_full_disk_names_enospc_and_the_path(tmp_path, media, small_disk):
     assert not list(small_disk.glob("**/final.*")) and sha256(source) == digest
 
 
-def test_batch_refuses_a_results_folder_another_run_holds(tmp_path, media):
+def test_batch_refuses_a_video_another_run_holds(tmp_path, media):
     manifest = write_manifest(tmp_path / "m.tsv", [("v", str(media["clip"]), "anime")])
     results = tmp_path / "results"
-    results.mkdir()
-    (results / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "node7", "since": "now"}))
+    (results / "v").mkdir(parents=True)
+    (results / "v" / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "node7", "since": "now"}))
     result, _ = snakemake_batch(manifest, results, timeout=FAST_TIMEOUT)
-    assert_one_line_failure(result, str(results), "another run (PID 1 on node7", tmp_path)
-    assert not (results / "v").exists()
+    assert_one_line_failure(result, str(results / "v"), "another run (PID 1 on node7", tmp_path)
+    assert not list((results / "v").glob("final.*"))

@@ -208,7 +208,14 @@ def test_pipeline_on_slurm_places_jobs_retries_a_cancelled_one_and_matches_local
     assert f"SLURM-job '{cancelled.job_id}' failed, SLURM status is: 'CANCELLED'" in run.output
 
     jobs = by_rule(slurm_jobs(run.job_ids))
-    assert sorted(jobs) == ["assemble", "encode", "probe", "split", "upscale"]  # summary: local
+    assert sorted(jobs) == [
+        "assemble",
+        "encode",
+        "probe",
+        "qc",
+        "split",
+        "upscale",
+    ]  # summary: local
     assert len(jobs["upscale"]) == 3 and len(jobs["encode"]) == 2  # 2 shards + 1 retry
     for job in jobs["upscale"]:
         assert (job.partition, job.tres_per_node) == ("gpu", "gres:gpu:1"), job
@@ -277,7 +284,7 @@ def test_documented_command_as_it_stands_runs_on_the_two_cpu_node(
     run = finish(start(snakemake_command(*args), bare_env(), log), log, RUN_TIMEOUT_S)
     assert run.returncode == 0, run.output[-3000:]
     jobs = by_rule(slurm_jobs(run.job_ids))
-    assert sorted(jobs) == ["assemble", "probe", "split", "upscale_encode"]
+    assert sorted(jobs) == ["assemble", "probe", "qc", "split", "upscale_encode"]
     cpus = job_cpus(run.job_ids)
     for job in jobs["upscale_encode"]:
         assert (job.partition, job.tres_per_node) == ("gpu", "gres:gpu:1") and cpus[job.job_id] == 2
@@ -299,6 +306,6 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     chunk_log = (tmp_path / "results" / ".batch" / "chunk-0000" / "snakemake.log").read_text()
     comments = sorted(job.comment for job in slurm_jobs(submitted_job_ids(chunk_log)))
     assert len(comments) == 3, comments
-    assert comments[0].startswith("rule_assemble")
+    assert comments[0] == "rule_finish_assemble_qc"
     assert comments[1] == "rule_gpu_shards_upscale_encode"
     assert comments[2] == "rule_prep_probe_split"
