@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from vsr import WORKFLOW_ROOT
+from vsr.measure.archive_slurm import squeue_fields
 
 REPO = WORKFLOW_ROOT
 CLUSTER_SCRIPT = REPO / "scripts" / "slurm_cluster.py"
@@ -72,15 +73,7 @@ def slurm_jobs(job_ids: list[str]) -> list[SlurmJob]:
     """Records of finished and running jobs (kept MinJobAge = 600 s by the test cluster)."""
     if not job_ids:
         return []
-    fmt = "%i|%P|%T|%b|%m|%k"
-    result = subprocess.run(
-        ["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", fmt],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return [SlurmJob(*line.split("|", 5)) for line in result.stdout.splitlines() if line]
+    return [SlurmJob(*fields) for fields in squeue_fields(job_ids, "%i|%P|%T|%b|%m|%k")]
 
 
 def submitted_job_ids(output: str) -> list[str]:
