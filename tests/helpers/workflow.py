@@ -9,7 +9,7 @@ from pathlib import Path
 from vsr.media.sample import ClipSpec
 from vsr.workflow.config import parse_items
 from vsr.workflow.manifest import write_manifest as write_manifest_rows
-from vsr.workflow.snakemake import snakemake_command
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 VSR = [sys.executable, "-m", "vsr"]
 WORKFLOW_TIMEOUT_S = 900
@@ -57,4 +57,7 @@ def snakemake_batch(manifest: Path, results: Path, *extra: str, cores: int = 1, 
     """The README's batch command on a manifest (`extra`: more KEY=VALUE config)."""
     config = {"manifest": str(manifest), "results": str(results), **parse_items(list(extra))}
     command = snakemake_command(manifest.parent, config, cores=cores)
-    return run(command, cwd=manifest.parent, timeout=timeout or WORKFLOW_TIMEOUT_S), command
+    # The local profile's environment, as `vsr` starts it (no 10 s wait for a Slurm controller).
+    env = snakemake_env("local")
+    timeout = timeout or WORKFLOW_TIMEOUT_S
+    return run(command, cwd=manifest.parent, timeout=timeout, env=env), command
