@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.steps.encode import SegmentWriter
-from vsr.steps.upscale import upscale_shard
-from vsr.util import reexec_with_jemalloc
+from vsr.steps.upscale import upscale_settings, upscale_shard
 
 
 def upscale_encode_shard(
@@ -75,9 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """`vsr step fused SHARD PROBE INDEX NAME OUT --model M [--settings JSON] [--encode JSON]`:
     the final segment OUT of shard NAME, upscaled and encoded in one job."""
-    settings = json.loads(args.settings)
-    if settings.get("allocator", "jemalloc") == "jemalloc":
-        reexec_with_jemalloc()
+    settings = upscale_settings(args.settings)
     upscale_encode_shard(
         args.shard,
         args.probe,

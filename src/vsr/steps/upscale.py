@@ -278,12 +278,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing")
 
 
+def upscale_settings(text: str) -> dict[str, Any]:
+    """The config's `upscale` section given to a step as JSON; with the default allocator the
+    step restarts itself once with jemalloc preloaded (before any model memory is touched)."""
+    settings = json.loads(text)
+    if settings.get("allocator", "jemalloc") == "jemalloc":
+        reexec_with_jemalloc()
+    return settings
+
+
 def run(args: argparse.Namespace) -> None:
     """`vsr step upscale SHARD PROBE OUT --model M [--settings JSON] [--progress JSON]`: the 4x
     lossless shard OUT; frames done/total/fps rewritten into the progress JSON while it runs."""
-    settings = json.loads(args.settings)
-    if settings.get("allocator", "jemalloc") == "jemalloc":
-        reexec_with_jemalloc()
+    settings = upscale_settings(args.settings)
     upscale_shard(
         args.shard,
         args.probe,
