@@ -132,13 +132,20 @@ def head_node(aws: Aws, cluster: str) -> str:
     return reservation["Instances"][0]["InstanceId"]
 
 
+def complete_lines(text: str) -> list[str]:
+    """The lines of a file another process is still appending to, up to the last one it has
+    finished: anything after the last newline is a record still being written."""
+    finished, _, _ = text.rpartition("\n")
+    return [line for line in finished.split("\n") if line] if finished else []
+
+
 def sent_commands(video_uuid: str) -> list[dict[str, Any]]:
     """SendCommand requests moto received for one video (by the command's comment), exactly as
     sent: moto's own ListCommands adds every instance it knows to each command."""
     with urllib.request.urlopen(MOTO + "/moto-api/recorder/download-recording", timeout=10) as r:
-        lines = r.read().decode().splitlines()
+        recording = r.read().decode()
     found = []
-    for line in lines:
+    for line in complete_lines(recording):
         entry = json.loads(line)
         if entry["headers"].get("X-Amz-Target") != "AmazonSSM.SendCommand":
             continue
