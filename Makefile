@@ -29,8 +29,11 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/vsr demo
 
+# Two workers: the Slurm and AWS tests spend most of their time waiting on daemons and jobs,
+# and tests/conftest.py keeps each machine-wide resource on one worker.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15 tests
 
 lint: install
 	$(VENV)/bin/ruff check src tests scripts
