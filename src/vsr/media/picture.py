@@ -120,8 +120,9 @@ def plan(
     scan = (
         scan_mod.scan(path, video)
         if measure and settings["deinterlace"] != "off"
-        else {"type": "progressive", "field_order": None, "evidence": None}
+        else {"type": "progressive", "field_order": None, "confidence": None, "evidence": None}
     )
+    review = list(scan.pop("review", None) or [])
     mode = field_mode(scan["type"], settings["deinterlace"])
     order = scan.get("field_order") or "tff"
     rate = Fraction(video["frame_rate"]) if video.get("frame_rate") else None
@@ -155,6 +156,7 @@ def plan(
         "crop": crop,
         "width": width,
         "height": height,
+        "review": review,
     }
 
 
