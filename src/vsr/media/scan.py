@@ -327,22 +327,31 @@ def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
     return {"field_order": order}
 
 
+class IdetCounter:
+    """idet's multi-frame calls over consecutive frames, its first IDET_WARMUP calls (votes with
+    no history yet) not counted."""
+
+    def __init__(self) -> None:
+        self.idet = _Idet()
+        self.called: Counter[str] = Counter()
+        self.seen = 0
+
+    def push(self, frame: av.VideoFrame) -> None:
+        called = self.idet.push(frame)
+        if called:
+            self.seen += 1
+            if self.seen > IDET_WARMUP:
+                self.called[called["multiple"]] += 1
+
+    @property
+    def share(self) -> float:
+        total = sum(self.called.values())
+        return (self.called["tff"] + self.called["bff"]) / total if total else 0.0
+
+
 def combed_share(frames: list[np.ndarray]) -> float:
-    """Share of frames `idet` calls interlaced (multi-frame), on grey arrays (its first calls not
-    counted)."""
-    if not frames:
-        return 0.0
-    h, w = frames[0].shape
-    chain = FilterChain(
-        [("idet", "")], width=w, height=h, pix_fmt="gray", time_base=Fraction(1, 25)
-    )
-    called: Counter[str] = Counter()
-    out = []
-    for i, arr in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="gray")
-        frame.pts, frame.time_base = i, Fraction(1, 25)
-        out += chain.push(frame)
-    out += chain.push(None)
-    for frame in out[IDET_WARMUP:] if len(out) > 2 * IDET_WARMUP else out:
-        called[frame.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
-    return (called["tff"] + called["bff"]) / max(1, sum(called.values()))
+    """Share of frames `idet` calls interlaced (multi-frame), on grey arrays."""
+    counter = IdetCounter()
+    for arr in frames:
+        counter.push(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="gray"))
+    return counter.share
