@@ -37,7 +37,7 @@ BAND_MOVING_SHARE = 0.05  # share of a band's pixels that must move for it to be
 
 
 def grey(frame: av.VideoFrame) -> np.ndarray:
-    """Luma at full height (even), at most MAX_WIDTH columns wide, as float32."""
+    """Luma at full height (even), at most MAX_WIDTH columns wide, as int16."""
     width = min(frame.width, MAX_WIDTH)
     height = frame.height - frame.height % 2
     if width != frame.width:
@@ -46,22 +46,18 @@ def grey(frame: av.VideoFrame) -> np.ndarray:
         )
     else:
         small = frame.reformat(format="gray")
-    return small.to_ndarray()[:height].astype(np.float32)
+    return small.to_ndarray()[:height].astype(np.int16)
 
 
 def _distance(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
-    """Per field line: each line against the nearer of its two neighbours in the other field
-    (bottom line i sits between top lines i and i+1), averaged over both directions."""
+    """Per bottom-field line: against the nearer of its two neighbours in the top field (bottom
+    line i sits between top lines i and i+1)."""
     below = np.concatenate([top[1:], top[-1:]])
-    above = np.concatenate([bottom[:1], bottom[:-1]])
-    from_bottom = np.minimum(np.abs(bottom - top), np.abs(bottom - below))
-    from_top = np.minimum(np.abs(top - bottom), np.abs(top - above))
-    return 0.5 * (from_bottom + from_top)
+    return np.minimum(np.abs(bottom - top), np.abs(bottom - below))
 
 
-def _call(motion, within, tff, bff) -> dict[str, Any]:
-    m = float(motion.mean())
-    w, t, b = float(within.mean()), float(tff.mean()), float(bff.mean())
+def _call(m: float, w: float, t: float, b: float) -> dict[str, Any]:
+    """The call from the mean motion and the mean within / across-TFF / across-BFF distances."""
     near, far = min(t, b), max(t, b)
     asymmetry, lead = (far - near) / m, (near - w) / m
     if asymmetry >= COMBED_ASYMMETRY and lead < CLEAN_LEAD:
@@ -78,19 +74,27 @@ def measure(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     made `combed` when any horizontal band of it (captions, a video insert) has fields from two
     instants."""
     t0, b0, t1, b1 = a[0::2], a[1::2], b[0::2], b[1::2]
-    motion = 0.5 * (np.abs(t0 - t1) + np.abs(b0 - b1))
-    mask = motion > MOTION_PIXEL
-    if mask.sum() < max(MOVING_PIXELS, MOVING_SHARE * mask.size):
+    motion = np.abs(t0 - t1) + np.abs(b0 - b1)  # twice the mean of the two fields' motion
+    mask = motion > 2 * MOTION_PIXEL
+    moving = mask.sum(axis=1)
+    if moving.sum() < max(MOVING_PIXELS, MOVING_SHARE * mask.size):
         return {"call": "still"}
-    maps = (motion, _distance(t0, b0), _distance(t1, b0), _distance(t0, b1))
-    whole = _call(*(m[mask] for m in maps))
-    rows = mask.shape[0]
+    # Per field line sums over the moving pixels: bands are then sums of lines.
+    sums = np.stack([
+        np.where(mask, x, 0).sum(axis=1, dtype=np.int64)
+        for x in (motion // 2, _distance(t0, b0), _distance(t1, b0), _distance(t0, b1))
+    ]).astype(np.float64)  # fmt: skip
+    whole = _call(*(float(v) for v in sums.sum(axis=1) / moving.sum()))
+    rows, width = mask.shape
     step = max(BAND_LINES, rows // BANDS)
+    lines = np.concatenate([np.zeros((4, 1)), np.cumsum(sums, axis=1)], axis=1)
+    counted = np.concatenate([[0], np.cumsum(moving)])
     for top in range(0, max(1, rows - step // 2), max(1, step // 2)):  # overlapping bands
-        band = mask[top : top + step]
-        if band.sum() < max(2 * MOVING_PIXELS, BAND_MOVING_SHARE * band.size):
+        end = min(rows, top + step)
+        n = counted[end] - counted[top]
+        if n < max(2 * MOVING_PIXELS, BAND_MOVING_SHARE * (end - top) * width):
             continue
-        part = _call(*(m[top : top + step][band] for m in maps))
+        part = _call(*(float(v) for v in (lines[:4, end] - lines[:4, top]) / n))
         if part["call"] == "combed" and whole["call"] != "combed":
             return {**part, "band": top}
     return whole
@@ -109,7 +113,7 @@ class FieldMotion:
     def push(self, frame: av.VideoFrame | np.ndarray) -> dict[str, Any] | None:
         """The call for the frame before this one (None for the first of a run)."""
         cur = frame if isinstance(frame, np.ndarray) else grey(frame)
-        cur = cur[: cur.shape[0] - cur.shape[0] % 2].astype(np.float32, copy=False)
+        cur = cur[: cur.shape[0] - cur.shape[0] % 2].astype(np.int16, copy=False)
         prev, self.prev = self.prev, cur
         if prev is None or prev.shape != cur.shape:
             return None

@@ -46,6 +46,9 @@ BLACK_LUMA = 24  # mean luma (8-bit) at or below which a frame is black
 FROZEN_DIFF = 0.25  # mean abs difference (8-bit, thumbnail) at or below which a frame repeats
 EXTRA_SHARE = 0.02  # black/frozen share the output may exceed the source's by
 THUMB_WIDTH = 96
+# Field motion and idet on runs of consecutive frames spread through the title, at most this many.
+RUN_FRAMES = 40
+RUNS = 12
 # Subtitle codecs the assemble step cannot copy into Matroska (dropped there, with a warning).
 MKV_DROPPED = {"mov_text"}
 # Most serious first: lost content, damaged pictures, wrong shape, then timing and counts.
@@ -56,8 +59,9 @@ class _Stats:
     """Per-frame measurements from one decode: count, times, black and frozen frames, and at the
     source picture's height, field motion and idet."""
 
-    def __init__(self, height: int | None):
+    def __init__(self, height: int | None, frames: int = 0):
         self.count = self.black = self.frozen = 0
+        self.every = max(1, frames // (RUN_FRAMES * RUNS))  # one run of RUN_FRAMES in `every`
         self.first: float | None = None
         self.last: float | None = None
         self.last_duration = 0.0
@@ -81,7 +85,10 @@ class _Stats:
         if self.prev is not None and np.abs(grey - self.prev).mean() <= FROZEN_DIFF:
             self.frozen += 1
         self.prev = grey
-        if self.height:
+        run, at = divmod(self.count - 1, RUN_FRAMES)
+        if at == 0:
+            self.fields.reset()
+        if self.height and run % self.every == 0:
             h = self.height
             w = min(field_motion.MAX_WIDTH, max(2, round(frame.width * h / frame.height / 2) * 2))
             small = frame.reformat(width=w, height=h, format="gray", interpolation="AREA")
@@ -101,8 +108,8 @@ class _Stats:
         return self.last - self.first + self.last_duration
 
 
-def _decode_stats(path: Path, index: int, height: int | None) -> _Stats:
-    stats = _Stats(height)
+def _decode_stats(path: Path, index: int, height: int | None, frames: int = 0) -> _Stats:
+    stats = _Stats(height, frames)
     with open_media(path) as container:
         stream = container.streams[index]
         stream.thread_type = "AUTO"
@@ -145,8 +152,8 @@ class _Pair:
         # The output carries the source's rotation in its pixels when it is turned.
         turned = is_turned(sv) or is_turned(ov)
         self.height = self.pic_w if turned else self.pic_h
-        self.out_stats = _decode_stats(output, ov["index"], self.height)
-        self.src_stats = _decode_stats(source, sv["index"], sv["height"])
+        self.out_stats = _decode_stats(output, ov["index"], self.height, ov.get("frames") or 0)
+        self.src_stats = _decode_stats(source, sv["index"], sv["height"], sv.get("frames") or 0)
         self.src_rate = Fraction(sv["frame_rate"]) if sv.get("frame_rate") else None
         self.out_rate = Fraction(ov["frame_rate"]) if ov.get("frame_rate") else None
         self.src_spans, self.out_spans = _stream_spans(source), _stream_spans(output)
