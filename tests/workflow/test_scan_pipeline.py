@@ -25,6 +25,7 @@ from helpers.scan_corpus import (
 from helpers.workflow import VSR, run
 
 from vsr.media.field_motion import combed_share
+from vsr.steps.qc import check
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +93,8 @@ def test_mixed_title_is_published_with_film_frames_once(tmp_path):
     assert sum(psnr(a, b) > 45 for a, b in zip(film_part, film_part[1:], strict=False)) <= 1
     best = [max(psnr(f, t) for t in film) for f in film_part]
     assert np.mean(best) > 28  # each output frame is one of the film frames
+    # `vsr qc` on the pair alone (no plan) accepts the variable-rate frame count.
+    assert check(source, source.with_name("mixed_out.mp4"))["checks"]["frames"]["pass"]
 
 
 def test_hard_telecine_gives_film_frames_at_film_rate(tmp_path):
