@@ -185,6 +185,23 @@ def captioned(film_frames: list[np.ndarray], rate: Fraction, order: str = "tff")
     return out
 
 
+def noisy(frames: list[np.ndarray], sigma: float, seed: int = 1) -> list[np.ndarray]:
+    """Camera noise: Gaussian, independent per frame."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(f + rng.normal(0, sigma, f.shape), 0, 255).astype(np.uint8) for f in frames]
+
+
+def boxed(moving: list[np.ndarray], still: list[np.ndarray]) -> list[np.ndarray]:
+    """Motion in one box of an otherwise still picture (a talking head, a screen insert)."""
+    out = []
+    for m, s in zip(moving, still, strict=True):
+        h, w = s.shape
+        f = s.copy()
+        f[h // 3 : h // 2, w // 8 : w // 2] = m[h // 3 : h // 2, w // 8 : w // 2]
+        out.append(f)
+    return out
+
+
 def build(folder: Path) -> dict[str, tuple[Path, Case]]:
     """Every case, encoded into `folder`: {name: (path, case)}."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -230,6 +247,18 @@ def build(folder: Path) -> dict[str, tuple[Path, Case]]:
     add("p_flagged_tff", "progressive", progressive(pan, 320, 240, NTSC, 30), NTSC, ".mpg",
         *mpeg2(1))  # fmt: skip
     add("p_psf_25", "progressive", progressive(pan, 720, 576, PAL, 20), PAL, ".mpg", *mpeg2(1))
+    fast, lowq = Camera(speed=300), ("-c:v", "mpeg2video", "-q:v", "20", "-flags", "+ildct+ilme")
+    add("p_noisy_qcif", "progressive", noisy(progressive(pan, 176, 144, NTSC, 36), 4), NTSC,
+        ".mp4", *X264)  # fmt: skip
+    add("p_low_quality", "progressive", progressive(pan, 176, 144, NTSC, 36), NTSC, ".mpg", *lowq)
+    add("p_moving_box", "progressive", boxed(progressive(fast, 352, 288, PAL, 30),
+        progressive(STILL, 352, 288, PAL, 30)), PAL, ".mpg", *mpeg2(1))  # fmt: skip
+    add("i_noisy_bff", "interlaced", noisy(woven(pan, 176, 144, NTSC, 36, "bff"), 5), NTSC,
+        ".mpg", *mpeg2(0), order="bff")  # fmt: skip
+    add("i_low_quality", "interlaced", woven(pan, 176, 144, NTSC, 36, "tff"), NTSC, ".mpg",
+        *lowq, "-top", "1", order="tff")  # fmt: skip
+    add("i_moving_box", "interlaced", boxed(woven(fast, 352, 288, PAL, 30, "tff"),
+        progressive(STILL, 352, 288, PAL, 30)), PAL, ".mpg", *mpeg2(1), order="tff")  # fmt: skip
     # Interlaced, woven from field-rate pictures.
     for w, h, rate, n, order, suffix, codec in [
         (720, 480, NTSC, 24, "tff", ".mpg", mpeg2(1)),
