@@ -6,7 +6,9 @@ Modes (decided in the probe, `vsr.media.picture`):
   or one per field (double rate, for video-originated content);
 - `ivtc`: fieldmatch + decimate takes 3:2 pulldown back to the film frames, at exactly
   24000/1001 from the source's first timestamp (bwdif cleans any frame left combed);
-- `fieldmatch`: mixed film/video: fields matched, what stays combed deinterlaced, rate kept;
+- `fieldmatch`: mixed film/video, section by section: fields matched (film sections give back
+  their film frames, each once: the repeat 3:2 pulldown leaves is dropped), what stays combed
+  (video sections) deinterlaced at frame rate; every frame keeps its source time (variable rate);
 - `soft_retime`: soft telecine already decodes to the film frames; their 3:2 timestamps are
   evened out to exactly 24000/1001.
 """
@@ -19,11 +21,18 @@ from math import gcd
 from typing import Any
 
 import av
+import numpy as np
 
 from vsr.media.filters import FilterChain
 from vsr.media.picture import output_geometry
 
 RETIMED = {"ivtc", "soft_retime"}
+# A film frame shown twice after field matching: its difference from the frame before is below
+# this share of the recent differences (the sequence moves) and it is the only one in 5 frames.
+REPEAT_SHARE = 0.15
+REPEAT_FLOOR = 0.5  # mean abs difference (8-bit thumbnail) always counted as a repeat
+MOVING_DIFF = 2.0  # recent median difference from which a sequence is moving
+THUMB = 64
 GUARDED = {"bwdif_frame", "bwdif_field"}
 
 
@@ -83,6 +92,7 @@ class FieldPipeline:
         self.active = bool(self.filters) or self.mode in RETIMED
         self.frames_in = 0
         self.first_pts: int | None = None  # of the source, in its time base
+        self.repeats = FilmRepeats()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -90,6 +100,7 @@ class FieldPipeline:
             "filters": ",".join(f"{n}={a}" if a else n for n, a in self.filters) or None,
             "frame_rate": f"{self.rate.numerator}/{self.rate.denominator}" if self.rate else None,
             "frames_in": self.frames_in,
+            "repeats_dropped": self.repeats.dropped,
         }
 
     def _step(self) -> int:
@@ -124,6 +135,8 @@ class FieldPipeline:
             else:
                 frame.pts = round(frame.pts * frame.time_base / self.time_base)
                 frame.time_base = self.time_base
+            if self.mode == "fieldmatch" and self.repeats.is_repeat(frame):
+                continue
             yield frame
 
     def _filtered(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
@@ -161,6 +174,40 @@ class FieldPipeline:
             t = out.pts * out.time_base
             if t >= first * self.source_time_base and (end is None or t < end):
                 yield out
+
+
+class FilmRepeats:
+    """Finds the film frame that field matching gives twice in each 3:2 cycle of a film section,
+    in a stream that also holds video sections (where consecutive frames always differ, unless
+    the picture stands still, which is not a repeat to drop)."""
+
+    def __init__(self) -> None:
+        self.prev: np.ndarray | None = None
+        self.recent: list[float] = []
+        self.since_drop = 5
+        self.dropped = 0
+
+    def is_repeat(self, frame: av.VideoFrame) -> bool:
+        th = max(2, round(frame.height * THUMB / frame.width))
+        small = frame.reformat(width=THUMB, height=th, format="gray", interpolation="AREA")
+        cur = small.to_ndarray().astype(np.float32)
+        prev, self.prev = self.prev, cur
+        if prev is None or prev.shape != cur.shape:
+            return False
+        diff = float(np.abs(cur - prev).mean())
+        moving = np.median(self.recent) if len(self.recent) >= 4 else 0.0
+        repeat = (
+            self.since_drop >= 4
+            and moving >= MOVING_DIFF
+            and diff <= max(REPEAT_FLOOR, REPEAT_SHARE * moving)
+        )
+        if repeat:
+            self.prev, self.since_drop = prev, 0
+            self.dropped += 1
+            return True
+        self.recent = (self.recent + [diff])[-8:]
+        self.since_drop += 1
+        return False
 
 
 def _guard(like: av.VideoFrame, pts: int) -> av.VideoFrame:

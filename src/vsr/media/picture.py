@@ -120,8 +120,9 @@ def plan(
     scan = (
         scan_mod.scan(path, video)
         if measure and settings["deinterlace"] != "off"
-        else {"type": "progressive", "field_order": None, "evidence": None}
+        else {"type": "progressive", "field_order": None, "confidence": None, "evidence": None}
     )
+    review = list(scan.pop("review", None) or [])
     mode = field_mode(scan["type"], settings["deinterlace"])
     order = scan.get("field_order") or "tff"
     rate = Fraction(video["frame_rate"]) if video.get("frame_rate") else None
@@ -155,7 +156,39 @@ def plan(
         "crop": crop,
         "width": width,
         "height": height,
+        "review": review,
     }
+
+
+def contract_from_rates(source_rate: Fraction | None, output_rate: Fraction | None) -> Fraction:
+    """Output frames per source frame inferred from the two frame rates (for a pair with no
+    plan): field rate doubles them, inverse telecine keeps 4 of 5, anything else keeps them."""
+    if not source_rate or not output_rate:
+        return Fraction(1)
+    ratio = output_rate / source_rate
+    for known in sorted(set(CONTRACT.values())):
+        if abs(ratio - known) < Fraction(1, 100):
+            return known
+    return Fraction(1)
+
+
+def is_turned(video: dict[str, Any]) -> bool:
+    """Whether the display rotation is a quarter turn (width and height swap on screen)."""
+    return (video.get("rotation", 0) // 90) % 2 == 1
+
+
+def pixel_aspect(video: dict[str, Any]) -> Fraction:
+    """The SAR as displayed (a quarter turn inverts it); unset or 0 means square."""
+    sar = Fraction(video.get("sample_aspect_ratio") or "1/1")
+    sar = sar if sar > 0 else Fraction(1)
+    return 1 / sar if is_turned(video) else sar
+
+
+def display_aspect(video: dict[str, Any], width: int, height: int) -> Fraction:
+    """The display aspect ratio of a `width` x `height` picture of `video` (rotation applied)."""
+    if is_turned(video):
+        width, height = height, width
+    return Fraction(width) * pixel_aspect(video) / height
 
 
 def picture_size(info: dict[str, Any]) -> tuple[int, int]:
@@ -175,11 +208,8 @@ def output_geometry(info: dict[str, Any], width: int, height: int) -> dict[str, 
     `sar` to tag. Returns {"pad": ..., "width", "height", "sar"}."""
     video, picture = info["video"], info.get("picture") or {}
     settings = {**DEFAULTS, **(picture.get("settings") or {})}
-    sar = Fraction(video.get("sample_aspect_ratio") or "1/1")
-    sar = sar if sar > 0 else Fraction(1)
-    turned = (video.get("rotation", 0) // 90) % 2 == 1
-    if turned:
-        sar = 1 / sar
+    turned = is_turned(video)
+    sar = pixel_aspect(video)
     pw, ph = picture_size(info)
     scale = Fraction(width, ph if turned else pw)
     pad = None

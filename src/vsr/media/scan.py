@@ -1,12 +1,19 @@
-"""Scan type from the pictures, not only the flags: progressive, interlaced (TFF/BFF), soft or hard
-telecine, or mixed.
+"""Scan type from the pictures, weighed over the whole title: progressive, interlaced (TFF/BFF),
+soft or hard telecine, or mixed, with a confidence and the evidence.
 
-Windows of consecutive frames spread through the whole video go through FFmpeg's `idet` (PyAV's
-libavfilter). Per window: combed frames and their field order (idet's multi-frame verdict),
-repeated fields (a 3:2 pulldown repeats one field in two frames of every five), and frame
-durations (soft telecine: the decoder shows frames with a repeated field for 3 field periods,
-the others for 2). Flags are recorded beside the measurement, because on real masters they are
-wrong in both directions.
+Windows of consecutive frames spread through the whole video. Per window:
+- field motion (`vsr.media.field_motion`): whether each moving frame's two fields show one
+  instant or two, and in which order; the primary evidence;
+- the phase (mod 5) of the frames whose fields differ: 3:2 pulldown puts them at fixed places in
+  every cycle of five frames, true interlaced video everywhere;
+- FFmpeg's `idet` (one filter carried through every window, each window's first frames fed to it
+  uncounted, so its multi-frame vote never latches on a window's first calls): combed frames and
+  repeated fields, recorded as corroboration;
+- frame durations: soft telecine decodes to film frames lasting 3 and 2 fields;
+- the stream's field-order flag: evidence only, flags lie both ways.
+
+Thin evidence (still pictures, too few moving frames, windows that disagree) takes the
+non-destructive default, progressive, and says why in `review`.
 """
 
 from __future__ import annotations
@@ -19,20 +26,30 @@ from typing import Any
 import av
 import numpy as np
 
+from vsr.media import field_motion
 from vsr.media.filters import FilterChain
 from vsr.media.probe import open_media
 
 WINDOWS = 8
 WINDOW_FRAMES = 40
-SKIP_AFTER_SEEK = 3  # frames decoded after a seek before measuring (references settle)
+WARMUP = 6  # frames after each seek that go through idet (state settles) but are not counted
 
-# Shares of a window's frames.
-COMBED_MIN = 0.25  # combed frames for a window to count as interlaced or telecined
-REPEATED_MIN = 0.2  # 3:2 pulldown: 2 of 5 frames carry a repeated field (0.4)
+# Shares of a window's frames whose fields said something (combed + clean).
+DECIDED_MIN = 6  # fewer: the window says nothing (still or too little motion)
+PROGRESSIVE_MAX = 0.15  # combed share at or below which a window is progressive
+INTERLACED_MIN = 0.8  # combed share from which a window is interlaced video
+CADENCE_MIN = 0.85  # share of combed frames on 3 of the 5 pulldown phases (film)
 SOFT_MIN = 0.25  # soft telecine: 1 of 2 frames lasts 3 fields (0.5)
+IDET_COMBED = 0.25  # idet's share of combed frames that agrees with a call of interlaced
+# Over the whole title.
+TITLE_DECIDED_MIN = 12  # frames whose fields said something, for any call but the default
+DESTRUCTIVE_MIN = 1 / 3  # share of telling windows that must show fields from two instants
+REVIEW_BELOW = 0.7  # confidence under which a destructive call (or an overruled hint) is reviewed
 # idet's multi-frame verdict is a vote over the frames before: its first frames (compared with no
-# real predecessor) are not counted when judging an output.
+# real predecessor) are not counted.
 IDET_WARMUP = 4
+
+FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}  # AVFieldOrder
 
 
 def seek_spread(container: av.container.InputContainer, stream, count: int):
@@ -47,146 +64,260 @@ def seek_spread(container: av.container.InputContainer, stream, count: int):
 
 
 def _windows(path: Path, video: dict[str, Any], windows: int, size: int):
-    """Lists of decoded frames: the whole video in chunks when it is short, else `windows`
-    chunks of `size` frames at evenly spread positions."""
+    """(warm-up frames, measured frames) per window: the whole video in consecutive chunks when
+    it is short, else `windows` chunks at evenly spread positions."""
     total = int(video.get("frames") or 0)
     with open_media(path) as container:
         stream = container.streams[video["index"]]
         stream.thread_type = "AUTO"
-        if total and total <= windows * size * 2:
+        if total and total <= windows * (size + WARMUP) * 2:
+            # One run: only the title's first frames warm idet up.
+            warm: list[av.VideoFrame] = []
             chunk: list[av.VideoFrame] = []
-            for frame in container.decode(stream):
-                chunk.append(frame)
+            first = IDET_WARMUP if total > 2 * size else 0
+            for n, frame in enumerate(container.decode(stream)):
+                (warm if n < first else chunk).append(frame)
                 if len(chunk) == size:
-                    yield chunk
-                    chunk = []
+                    yield warm, chunk
+                    warm, chunk = [], []
             if len(chunk) >= min(size, 10):
-                yield chunk
+                yield warm, chunk
             return
         for _ in seek_spread(container, stream, windows):
-            chunk = []
-            for i, frame in enumerate(container.decode(stream)):
-                if i < SKIP_AFTER_SEEK:
-                    continue
-                chunk.append(frame)
+            warm, chunk = [], []
+            for frame in container.decode(stream):
+                (warm if len(warm) < WARMUP else chunk).append(frame)
                 if len(chunk) == size:
                     break
             if chunk:
-                yield chunk
+                yield warm, chunk
 
 
-def _measure(frames: list[av.VideoFrame], video: dict[str, Any]) -> dict[str, Any]:
-    first = frames[0]
-    chain = FilterChain(
-        [("idet", "")],
-        width=first.width,
-        height=first.height,
-        pix_fmt=first.format.name,
-        time_base=first.time_base or Fraction(video["time_base"]),
-    )
-    multiple: Counter[str] = Counter()
-    repeated: Counter[str] = Counter()
-    pts = [f.pts for f in frames]
-    flagged = sum(1 for f in frames if f.interlaced_frame)
-    cadence: Counter[int] = Counter()  # positions (mod 5) of frames with a repeated field
-    for i, frame in enumerate(chain.run(frames)):
-        multiple[frame.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
-        field = frame.metadata.get("lavfi.idet.repeated.current_frame", "neither")
-        repeated[field] += 1
-        if field != "neither":
-            cadence[i % 5] += 1
+class _Idet:
+    """One idet carried through every window (its vote keeps its history)."""
+
+    def __init__(self) -> None:
+        self.chain: FilterChain | None = None
+        self.size: tuple[int, int, str] | None = None
+        self.pushed = 0
+
+    def push(self, frame: av.VideoFrame) -> dict[str, str] | None:
+        size = (frame.width, frame.height, frame.format.name)
+        if self.chain is None or size != self.size:
+            self.size = size
+            self.chain = FilterChain(
+                [("idet", "")], width=size[0], height=size[1], pix_fmt=size[2],
+                time_base=Fraction(1, 25),
+            )  # fmt: skip
+        copy = frame.reformat()  # the filter takes the frame; keep the caller's timestamps
+        copy.pts, copy.time_base = self.pushed, Fraction(1, 25)
+        self.pushed += 1
+        out = self.chain.push(copy)
+        if not out:
+            return None
+        meta = out[-1].metadata
+        return {
+            "multiple": meta.get("lavfi.idet.multiple.current_frame", "undetermined"),
+            "repeated": meta.get("lavfi.idet.repeated.current_frame", "neither"),
+        }
+
+
+def _three_field_frames(pts: list[int | None]) -> tuple[int, int]:
+    """(frames lasting 1.5x the shortest duration, durations): soft telecine's 3-field frames.
+    Time bases as coarse as a frame cannot express it: then there are none."""
     durations = [b - a for a, b in zip(pts, pts[1:], strict=False) if a is not None and b]
-    long_frames = 0
-    if durations:
-        shortest = min(d for d in durations if d > 0) if any(d > 0 for d in durations) else 0
-        # 3 fields against 2: durations 1.5x the shortest (one tick of rounding allowed).
-        # (Time bases as coarse as a frame cannot express it: then there is no soft telecine.)
-        if shortest >= 4:
-            long_frames = sum(1 for d in durations if abs(d - 1.5 * shortest) <= 1.5)
-    n = len(frames)
-    combed = multiple["tff"] + multiple["bff"]
-    rep = repeated["top"] + repeated["bottom"]
-    # 3:2 pulldown repeats fields at two fixed places in every cycle of five frames.
-    on_cadence = sum(c for _, c in cadence.most_common(2)) >= 0.8 * rep if rep else False
-    if durations and long_frames / len(durations) >= SOFT_MIN:
-        kind = "soft_telecine"
-    elif combed / n >= COMBED_MIN and rep / n >= REPEATED_MIN and on_cadence:
-        kind = "hard_telecine"
-    elif combed / n >= COMBED_MIN:
-        kind = "interlaced"
-    else:
-        kind = "progressive"
-    return {
-        "frames": n,
-        "kind": kind,
-        "tff": multiple["tff"],
-        "bff": multiple["bff"],
-        "progressive": multiple["progressive"],
-        "undetermined": multiple["undetermined"],
-        "repeated_fields": rep,
+    positive = [d for d in durations if d > 0]
+    if not positive or min(positive) < 4:
+        return 0, len(durations)
+    shortest = min(positive)
+    return sum(1 for d in durations if abs(d - 1.5 * shortest) <= 1.5), len(durations)
+
+
+def _measure(warm, frames, idet: _Idet) -> dict[str, Any]:
+    pts = [f.pts for f in frames]
+    start = float(frames[0].pts * frames[0].time_base) if frames[0].pts is not None else None
+    motion = field_motion.FieldMotion()
+    for frame in warm:
+        idet.push(frame)
+        motion.push(frame)
+    multiple: Counter[str] = Counter()
+    repeated = 0
+    phases: list[tuple[int, str]] = []
+    for i, frame in enumerate(frames):
+        called = idet.push(frame)
+        if called:
+            multiple[called["multiple"]] += 1
+            repeated += called["repeated"] != "neither"
+        call = motion.push(frame)
+        if call and call["call"] in {"combed", "clean"}:
+            phases.append(((i - 1) % 5, call["call"]))
+    fields = field_motion.summarise(motion.calls[len(warm) - 1 if warm else 0 :])
+    long_frames, durations = _three_field_frames(pts)
+    window = {
+        "frames": len(frames),
+        "start_s": start,
+        "fields": fields,
+        "cadence": _cadence(phases),
+        "idet": {
+            "tff": multiple["tff"],
+            "bff": multiple["bff"],
+            "progressive": multiple["progressive"],
+            "undetermined": multiple["undetermined"],
+            "repeated_fields": repeated,
+        },  # fmt: skip
         "three_field_frames": long_frames,
-        "flagged_interlaced": flagged,
-        "start_s": float(first.pts * first.time_base) if first.pts is not None else None,
+        "flagged_interlaced": sum(1 for f in frames if f.interlaced_frame),
     }
+    window["kind"] = _window_kind(window, durations)
+    return window
+
+
+def _cadence(phases: list[tuple[int, str]]) -> float:
+    """How well the frames with fields from two instants keep to 3 of 5 fixed phases, the clean
+    ones to the other 2 (1: a steady pulldown cadence), averaged over the window's halves (an edit
+    may shift the phase once)."""
+    halves = [phases[: len(phases) // 2], phases[len(phases) // 2 :]]
+    scores = []
+    for part in halves if len(phases) >= 20 else [phases]:
+        combed = Counter(p for p, c in part if c == "combed")
+        if not combed:
+            scores.append(0.0)
+            continue
+        top = {p for p, _ in combed.most_common(3)}
+        scores.append(sum(1 for p, c in part if (c == "combed") == (p in top)) / len(part))
+    return sum(scores) / len(scores)
+
+
+def _window_kind(w: dict[str, Any], durations: int) -> str:
+    f = w["fields"]
+    if durations and w["three_field_frames"] / durations >= SOFT_MIN:
+        return "soft_telecine"
+    if f["combed"] + f["clean"] < DECIDED_MIN:
+        return "still"
+    share = f["combed_share"]
+    if share <= PROGRESSIVE_MAX:
+        return "progressive"
+    if share < INTERLACED_MIN and w["cadence"] >= CADENCE_MIN:
+        return "hard_telecine"
+    if share >= INTERLACED_MIN:
+        return "interlaced"
+    return "unsure"
 
 
 def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, Any]:
-    """The scan type from the windows' verdicts (moving windows only: a still picture shows no
-    combing whatever its scan type)."""
+    """The scan type of the title, its confidence (0..1) and, when a person should look, why."""
     kinds = Counter(w["kind"] for w in windows)
-    tff = sum(w["tff"] for w in windows)
-    bff = sum(w["bff"] for w in windows)
-    order = "tff" if tff >= bff else "bff"
-    if not tff and not bff:  # nothing combed: the stream's own field order, if any
-        order = "bff" if flags.get("field_order") in {"bb", "bt"} else "tff"
+    decided = sum(w["fields"]["combed"] + w["fields"]["clean"] for w in windows)
+    combed = sum(w["fields"]["combed"] for w in windows)
+    idet_frames = sum(
+        sum(v for k, v in w["idet"].items() if k != "repeated_fields") for w in windows
+    )
+    idet_combed = sum(w["idet"]["tff"] + w["idet"]["bff"] for w in windows)
+    idet_share = idet_combed / idet_frames if idet_frames else 0.0
+    hinted = flags.get("field_order") in {"tt", "bb", "tb", "bt"} or idet_share >= IDET_COMBED
     soft, hard, inter = kinds["soft_telecine"], kinds["hard_telecine"], kinds["interlaced"]
-    moving = hard + inter
-    if soft and soft >= len(windows) / 2:
-        scan = "soft_telecine" if not moving else "mixed"
-    elif moving == 0:
+    prog, unsure = kinds["progressive"], kinds["unsure"]
+    telling = soft + hard + inter + prog + unsure
+    destructive = hard + inter
+    review: list[str] = []
+    if soft and soft >= len(windows) / 2 and not destructive:
+        scan, confidence = "soft_telecine", soft / len(windows)
+    elif decided < TITLE_DECIDED_MIN or not telling:
+        scan, confidence = "progressive", 0.3
+        if hinted:
+            review.append(
+                f"scan: too little motion to see the fields ({decided} frames said anything); "
+                "kept progressive (no deinterlace) although "
+                + ("the stream is flagged interlaced" if idet_share < IDET_COMBED
+                   else f"idet calls {idet_share:.0%} of frames combed")
+            )  # fmt: skip
+    elif destructive / telling < DESTRUCTIVE_MIN:
         scan = "progressive"
-    elif hard and inter and min(hard, inter) >= 0.25 * moving:
-        scan = "mixed"
-    elif hard > inter:
-        scan = "hard_telecine"
+        confidence = (prog + soft) / telling * _weight(decided)
+        if destructive or unsure:
+            review.append(
+                f"scan: {destructive + unsure} of {telling} windows show fields from two instants "
+                f"or are unclear; kept progressive (no deinterlace)"
+            )
     else:
-        scan = "interlaced"
-    return {"type": scan, "field_order": order if scan != "progressive" else None}
+        both_film_and_video = hard and inter and min(hard, inter) >= 0.25 * destructive
+        if both_film_and_video or (soft and soft >= destructive):
+            scan = "mixed"
+        else:
+            scan = "hard_telecine" if hard > inter else "interlaced"
+        confidence = destructive / telling * _weight(decided)
+        if scan == "interlaced" and idet_share < IDET_COMBED:
+            confidence *= 0.7  # idet does not see the combs the field motion shows
+        if confidence < REVIEW_BELOW:
+            review.append(
+                f"scan: {scan} called on limited evidence (confidence {confidence:.2f}: "
+                f"{destructive} of {telling} windows, idet {idet_share:.0%} combed); check the "
+                "deinterlaced output"
+            )
+    if scan == "progressive" and confidence < REVIEW_BELOW and hinted and not review:
+        review.append(
+            f"scan: progressive on limited evidence (confidence {confidence:.2f}) although the "
+            "stream is flagged interlaced or idet sees combs; kept progressive (no deinterlace)"
+        )
+    order = _order(windows, flags)
+    return {
+        "type": scan,
+        "field_order": order if scan != "progressive" else None,
+        "confidence": round(float(confidence), 3),
+        "review": review,
+        "combed_share": round(combed / decided, 4) if decided else None,
+        "idet_combed_share": round(idet_share, 4),
+    }
+
+
+def _weight(decided: int) -> float:
+    """How much the frames that said anything weigh: 0.8 at the minimum, 1 from twice that."""
+    return min(1.0, 0.6 + 0.2 * decided / TITLE_DECIDED_MIN)
+
+
+def _order(windows: list[dict[str, Any]], flags: dict[str, Any]) -> str:
+    """Field order: the one the combed frames' motion shows, else idet's, else the flag's."""
+    tff = sum(w["fields"]["tff"] for w in windows)
+    bff = sum(w["fields"]["bff"] for w in windows)
+    if tff == bff:
+        tff = sum(w["idet"]["tff"] for w in windows)
+        bff = sum(w["idet"]["bff"] for w in windows)
+    if tff == bff:
+        return "bff" if flags.get("field_order") in {"bb", "bt"} else "tff"
+    return "tff" if tff > bff else "bff"
 
 
 def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dict[str, Any]:
     """Measure the scan type of `video` (the probe's `video` section) in `path`."""
     path = Path(path)
-    measured = [_measure(chunk, video) for chunk in _windows(path, video, windows, WINDOW_FRAMES)]
+    idet = _Idet()
+    measured = [
+        _measure(warm, chunk, idet) for warm, chunk in _windows(path, video, windows, WINDOW_FRAMES)
+    ]
     flags = _flags(path, video)
-    decision = decide(measured, flags) if measured else {"type": "progressive", "field_order": None}
-    totals = {
-        key: sum(w[key] for w in measured)
-        for key in (
-            "frames",
-            "tff",
-            "bff",
-            "progressive",
-            "undetermined",
-            "repeated_fields",
-            "three_field_frames",
-            "flagged_interlaced",
-        )
-    }
+    decision = decide(measured, flags)
+    totals = Counter()
+    for w in measured:
+        totals["frames"] += w["frames"]
+        for key in ("combed", "clean", "unsure", "still"):
+            totals[f"fields_{key}"] += w["fields"][key]
+        for key, value in w["idet"].items():
+            totals[f"idet_{key}"] += value
+        totals["three_field_frames"] += w["three_field_frames"]
+        totals["flagged_interlaced"] += w["flagged_interlaced"]
+    review = decision.pop("review")
     return {
         **decision,
+        "review": review,
         "evidence": {
-            "method": "idet (multi-frame) + repeated fields + frame durations, on samples",
-            "totals": totals,
+            "method": "field motion (within vs across fields) + pulldown cadence + idet carried "
+            "through the windows + frame durations, on windows spread through the title",
+            "totals": dict(totals),
             "window_kinds": dict(Counter(w["kind"] for w in measured)),
             "windows": measured,
             "flags": flags,
         },
     }
-
-
-# AVFieldOrder: what the stream header says (tt/bb: coded and displayed top or bottom first).
-FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 
 def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
@@ -196,21 +327,31 @@ def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
     return {"field_order": order}
 
 
+class IdetCounter:
+    """idet's multi-frame calls over consecutive frames, its first IDET_WARMUP calls (votes with
+    no history yet) not counted."""
+
+    def __init__(self) -> None:
+        self.idet = _Idet()
+        self.called: Counter[str] = Counter()
+        self.seen = 0
+
+    def push(self, frame: av.VideoFrame) -> None:
+        called = self.idet.push(frame)
+        if called:
+            self.seen += 1
+            if self.seen > IDET_WARMUP:
+                self.called[called["multiple"]] += 1
+
+    @property
+    def share(self) -> float:
+        total = sum(self.called.values())
+        return (self.called["tff"] + self.called["bff"]) / total if total else 0.0
+
+
 def combed_share(frames: list[np.ndarray]) -> float:
-    """Share of frames `idet` calls interlaced (multi-frame), on grey arrays (used by QC)."""
-    if not frames:
-        return 0.0
-    h, w = frames[0].shape
-    chain = FilterChain(
-        [("idet", "")], width=w, height=h, pix_fmt="gray", time_base=Fraction(1, 25)
-    )
-    called: Counter[str] = Counter()
-    out = []
-    for i, arr in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="gray")
-        frame.pts, frame.time_base = i, Fraction(1, 25)
-        out += chain.push(frame)
-    out += chain.push(None)
-    for frame in out[IDET_WARMUP:] if len(out) > 2 * IDET_WARMUP else out:
-        called[frame.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
-    return (called["tff"] + called["bff"]) / max(1, sum(called.values()))
+    """Share of frames `idet` calls interlaced (multi-frame), on grey arrays."""
+    counter = IdetCounter()
+    for arr in frames:
+        counter.push(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="gray"))
+    return counter.share

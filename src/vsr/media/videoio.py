@@ -87,3 +87,9 @@ class LosslessWriter:
             self.close()
         else:
             self.container.close()
+
+
+def exact_start_options(time_base: Fraction) -> dict[str, str]:
+    """MP4 muxer options that keep a late video start to the tick: the edit list that carries it
+    counts in the movie timescale, 1/1000 s by default (0.555389 s would become 0.555000)."""
+    return {"movie_timescale": str(Fraction(time_base).denominator)}

@@ -19,6 +19,7 @@ import av
 
 from vsr.errors import VsrError
 from vsr.media.probe import open_media
+from vsr.media.videoio import exact_start_options
 from vsr.util import StepTimer, atomic_output, read_json
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,11 @@ def assemble(
         raise VsrError(out, "the source has streams MP4 cannot hold by copy; use a .mkv output")
     if not segments:
         raise VsrError(source, "no segments to assemble")
-    options = {"movflags": "+faststart"} if suffix in {".mp4", ".mov"} else {}
+    options = {}
+    if suffix in {".mp4", ".mov"}:
+        with av.open(segments[0]) as segment:
+            time_base = segment.streams.video[0].time_base
+        options = {"movflags": "+faststart", **exact_start_options(time_base)}
     with (
         StepTimer("assemble", timing_json),
         atomic_output(out) as tmp,

@@ -19,7 +19,7 @@ import av
 from vsr.errors import VsrError
 from vsr.media import colour
 from vsr.media.fields import Shaper
-from vsr.media.videoio import read_frames
+from vsr.media.videoio import exact_start_options, read_frames
 from vsr.steps.split import shard_entry
 from vsr.util import StepTimer, atomic_output, read_json
 
@@ -75,7 +75,9 @@ class SegmentWriter:
             settings.get("options") or {},
         )
         self.threads = threads
-        self.container = av.open(str(self.path), "w", format="mp4")
+        self.container = av.open(
+            str(self.path), "w", format="mp4", options=exact_start_options(self.time_base)
+        )
         self.stream: Any = None
         self.count = 0
 

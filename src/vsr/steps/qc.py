@@ -1,23 +1,26 @@
 """The `qc` step: check a finished output against its source, independently of the steps that made
 it, and publish it only if every check passes.
 
-Checks (each written with its value and pass/fail under `qc` in summary.json):
+Checks, one function each (each written with its value and pass/fail under `qc` in summary.json):
+- `streams`: every source audio and subtitle stream is present;
+- `scan`: the output is no more combed than the plan allows: field motion (`vsr.media.field_motion`)
+  on the output scaled back to the source height; deinterlaced or inverse-telecined outputs show
+  fields from two instants in at most 5% of moving frames, a source called progressive only must
+  not get more combed; idet's share is recorded beside it;
+- `aspect`: display aspect ratio within 0.5%;
 - `frames`: frames counted by decoding the output, against the contract (the pictures the
   viewer saw: the source's frames, x2 at field rate, the film frames after inverse telecine);
 - `duration`: each stream's duration against the source's;
 - `audio_offset`: the audio start relative to the video start, against the source's;
-- `aspect`: display aspect ratio within 0.5%;
-- `scan`: the output is progressive: idet, on the output scaled back to the source height, calls
-  fewer than 5% of frames interlaced (it cannot see 4x-magnified combs at full size);
-- `black` / `frozen`: no more black or frozen frames than the source had;
-- `streams`: every source audio and subtitle stream is present.
+- `frozen` / `black`: no more repeated or black frames than the source had (film frames once
+  each, in a mixed title's film sections too).
+A failure names every failed check in one line, most serious first.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -26,42 +29,46 @@ import av
 import numpy as np
 
 from vsr.errors import VsrError
-from vsr.media.filters import FilterChain
+from vsr.media import field_motion
+from vsr.media.picture import CONTRACT, contract_from_rates, display_aspect, is_turned
 from vsr.media.probe import open_media, probe
-from vsr.media.scan import IDET_WARMUP
+from vsr.media.scan import IdetCounter
 from vsr.util import link_or_copy, read_json, write_json
 
 log = logging.getLogger(__name__)
 
 ASPECT_TOLERANCE = 0.005
-INTERLACED_MAX = 0.05
-# Below this share of idet calls a source is progressive with false alarms, not interlaced.
-SOURCE_PROGRESSIVE = 0.25
+COMBED_MAX = 0.05  # share of moving frames with fields from two instants, after deinterlacing
+DECIDED_MIN = 12  # moving frames for field motion to judge; fewer: idet's share decides
+SOURCE_INTERLACED = 0.5  # field-motion share from which an unplanned source counts as interlaced
 OFFSET_TOLERANCE_S = 0.003  # Matroska rounds each timestamp to 1 ms
 BLACK_LUMA = 24  # mean luma (8-bit) at or below which a frame is black
 FROZEN_DIFF = 0.25  # mean abs difference (8-bit, thumbnail) at or below which a frame repeats
 EXTRA_SHARE = 0.02  # black/frozen share the output may exceed the source's by
 THUMB_WIDTH = 96
+# Field motion and idet on runs of consecutive frames spread through the title, at most this many.
+RUN_FRAMES = 40
+RUNS = 12
 # Subtitle codecs the assemble step cannot copy into Matroska (dropped there, with a warning).
 MKV_DROPPED = {"mov_text"}
+# Most serious first: lost content, damaged pictures, wrong shape, then timing and counts.
+SEVERITY = ("streams", "scan", "aspect", "frames", "duration", "audio_offset", "frozen", "black")
 
 
 class _Stats:
-    """Per-frame measurements from one decode: count, times, black and frozen frames, and idet
-    at a given picture height."""
+    """Per-frame measurements from one decode: count, times, black and frozen frames, and at the
+    source picture's height, field motion and idet."""
 
-    def __init__(self, idet_height: int | None):
-        self.count = 0
-        self.black = 0
-        self.frozen = 0
+    def __init__(self, height: int | None, frames: int = 0):
+        self.count = self.black = self.frozen = 0
+        self.every = max(1, frames // (RUN_FRAMES * RUNS))  # one run of RUN_FRAMES in `every`
         self.first: float | None = None
         self.last: float | None = None
         self.last_duration = 0.0
         self.prev: np.ndarray | None = None
-        self.idet_height = idet_height
-        self.chain: FilterChain | None = None
-        self.called: Counter[str] = Counter()
-        self.seen = 0
+        self.height = height
+        self.idet = IdetCounter()
+        self.fields = field_motion.FieldMotion()
 
     def add(self, frame: av.VideoFrame) -> None:
         self.count += 1
@@ -74,40 +81,25 @@ class _Stats:
         th = max(2, round(frame.height * THUMB_WIDTH / frame.width / 2) * 2)
         thumb = frame.reformat(width=THUMB_WIDTH, height=th, format="gray", interpolation="AREA")
         grey = thumb.to_ndarray().astype(np.float32)
-        if grey.mean() <= BLACK_LUMA:
-            self.black += 1
+        self.black += int(grey.mean() <= BLACK_LUMA)
         if self.prev is not None and np.abs(grey - self.prev).mean() <= FROZEN_DIFF:
             self.frozen += 1
         self.prev = grey
-        if self.idet_height:
-            self._idet(frame)
-
-    def _idet(self, frame: av.VideoFrame) -> None:
-        h = self.idet_height
-        w = max(2, round(frame.width * h / frame.height / 2) * 2)
-        small = frame.reformat(width=w, height=h, format="gray", interpolation="AREA")
-        small.pts, small.time_base = self.count, Fraction(1, 25)
-        if self.chain is None:
-            self.chain = FilterChain(
-                [("idet", "")], width=w, height=h, pix_fmt="gray", time_base=Fraction(1, 25)
-            )
-        self._count(self.chain.push(small))
-
-    def _count(self, frames: list[av.VideoFrame]) -> None:
-        for f in frames:
-            self.seen += 1
-            if self.seen <= IDET_WARMUP:  # idet's vote has not settled yet
-                continue
-            self.called[f.metadata.get("lavfi.idet.multiple.current_frame", "undetermined")] += 1
-
-    def finish(self) -> None:
-        if self.chain is not None:
-            self._count(self.chain.push(None))
+        run, at = divmod(self.count - 1, RUN_FRAMES)
+        if at == 0:
+            self.fields.reset()
+        if self.height and run % self.every == 0:
+            h = self.height
+            w = min(field_motion.MAX_WIDTH, max(2, round(frame.width * h / frame.height / 2) * 2))
+            small = frame.reformat(width=w, height=h, format="gray", interpolation="AREA")
+            self.fields.push(small.to_ndarray())
+            self.idet.push(small)
 
     @property
-    def interlaced_share(self) -> float:
-        total = sum(self.called.values())
-        return (self.called["tff"] + self.called["bff"]) / total if total else 0.0
+    def combed(self) -> tuple[float | None, int]:
+        """(field-motion combed share, frames that said anything)."""
+        summary = field_motion.summarise(self.fields.calls)
+        return summary["combed_share"], summary["combed"] + summary["clean"]
 
     @property
     def duration(self) -> float:
@@ -116,14 +108,13 @@ class _Stats:
         return self.last - self.first + self.last_duration
 
 
-def _decode_stats(path: Path, index: int, idet_height: int | None) -> _Stats:
-    stats = _Stats(idet_height)
+def _decode_stats(path: Path, index: int, height: int | None, frames: int = 0) -> _Stats:
+    stats = _Stats(height, frames)
     with open_media(path) as container:
         stream = container.streams[index]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             stats.add(frame)
-    stats.finish()
     return stats
 
 
@@ -141,24 +132,186 @@ def _stream_spans(path: Path) -> dict[int, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in spans.items()}
 
 
-def _dar(video: dict[str, Any], width: int, height: int) -> Fraction:
-    sar = Fraction(video.get("sample_aspect_ratio") or "1/1")
-    sar = sar if sar > 0 else Fraction(1)
-    if (video.get("rotation", 0) // 90) % 2:
-        width, height, sar = height, width, 1 / sar
-    return Fraction(width) * sar / height
+def _result(passed: bool, value: Any, expected: Any, says: str, **extra: Any) -> dict[str, Any]:
+    """One check's record; `says` is its failure in words (value, then expectation)."""
+    return {"pass": bool(passed), "value": value, "expected": expected, "says": says, **extra}
 
 
-def _contract(src_rate: Fraction | None, out_rate: Fraction | None) -> Fraction:
-    """Output frames per source frame, inferred from the two frame rates (for `vsr qc` on any
-    pair): field-rate deinterlacing doubles them, inverse telecine keeps 4 of 5."""
-    if not src_rate or not out_rate:
-        return Fraction(1)
-    ratio = out_rate / src_rate
-    for known in (Fraction(2), Fraction(4, 5)):
-        if abs(ratio - known) < Fraction(1, 100):
-            return known
-    return Fraction(1)
+class _Pair:
+    """What every check reads: the two probes, the plan, the decodes and the stream spans."""
+
+    def __init__(self, source: Path, output: Path, planned, index):
+        self.source, self.output = source, output
+        self.src, self.out = probe(source), probe(output)
+        self.planned, self.index = planned, index
+        self.picture = (planned or {}).get("picture") or {}
+        self.fields = self.picture.get("fields") or {}
+        sv, ov = self.src["video"], self.out["video"]
+        crop = self.picture.get("crop")
+        self.pic_w, self.pic_h = (crop["w"], crop["h"]) if crop else (sv["width"], sv["height"])
+        # The output carries the source's rotation in its pixels when it is turned.
+        turned = is_turned(sv) or is_turned(ov)
+        self.height = self.pic_w if turned else self.pic_h
+        self.out_stats = _decode_stats(output, ov["index"], self.height, ov.get("frames") or 0)
+        self.src_stats = _decode_stats(source, sv["index"], sv["height"], sv.get("frames") or 0)
+        self.src_rate = Fraction(sv["frame_rate"]) if sv.get("frame_rate") else None
+        self.out_rate = Fraction(ov["frame_rate"]) if ov.get("frame_rate") else None
+        self.src_spans, self.out_spans = _stream_spans(source), _stream_spans(output)
+        others = [s for s in self.src["streams"] if s["type"] in {"audio", "subtitle"}]
+        self.out_others = [s for s in self.out["streams"] if s["type"] in {"audio", "subtitle"}]
+        self.matched = _match_streams(others, self.out_others, output)
+
+
+def check_frames(p: _Pair) -> dict[str, Any]:
+    """Against the index the split step wrote (exact), or the contract from the rates."""
+    mode = p.fields.get("mode")
+    per = CONTRACT[mode] if mode in CONTRACT else contract_from_rates(p.src_rate, p.out_rate)
+    if p.index is not None:
+        expected, tolerance = int(p.index["frames"]), 0
+    else:
+        expected = round(p.src_stats.count * per)
+        tolerance = 0 if per.denominator == 1 else 3  # decimation cycles at the ends
+    count = p.out_stats.count
+    ratio = p.out_rate / p.src_rate if p.out_rate and p.src_rate else Fraction(1)
+    if p.index is None and p.planned is None and Fraction(4, 5) < ratio < Fraction(99, 100):
+        # A variable rate between the film and the source rate: a mixed title, film sections
+        # at 4 frames in 5, video sections at 1.
+        low = round(p.src_stats.count * Fraction(4, 5))
+        expected, tolerance = (low + p.src_stats.count) // 2, (p.src_stats.count - low + 1) // 2
+    return _result(
+        abs(count - expected) <= tolerance, count, expected,
+        f"{count} frames (expected {expected})",
+        source_frames=p.src_stats.count, frames_per_source_frame=str(per),
+    )  # fmt: skip
+
+
+def check_duration(p: _Pair) -> dict[str, Any]:
+    """Video from decoded frames, every other stream from its packets."""
+    frame_s = float(1 / p.src_rate) if p.src_rate else 0.05
+    durations = {"video": (p.out_stats.duration, p.src_stats.duration)}
+    ok = abs(p.out_stats.duration - p.src_stats.duration) <= 1.5 * frame_s + 0.002
+    for s, o in p.matched:
+        if o is None or s["index"] not in p.src_spans or o["index"] not in p.out_spans:
+            continue
+        sd = p.src_spans[s["index"]][1] - p.src_spans[s["index"]][0]
+        od = p.out_spans[o["index"]][1] - p.out_spans[o["index"]][0]
+        durations[f"{s['type']}#{s['index']}"] = (od, sd)
+        ok &= abs(od - sd) <= 0.05
+    value = {k: round(v[0], 4) for k, v in durations.items()}
+    expected = {k: round(v[1], 4) for k, v in durations.items()}
+    off = ", ".join(
+        f"{k} {value[k]} s vs {expected[k]} s" for k in value if value[k] != expected[k]
+    )
+    return _result(ok, value, expected, f"{off} (expected within 1.5 frames / 50 ms)")
+
+
+def check_audio_offset(p: _Pair) -> dict[str, Any]:
+    """Audio start relative to video start, as in the source."""
+    offsets = {}
+    ok = True
+    for s, o in p.matched:
+        if s["type"] != "audio" or o is None:
+            continue
+        if s["index"] not in p.src_spans or o["index"] not in p.out_spans:
+            continue
+        so = p.src_spans[s["index"]][0] - (p.src_stats.first or 0.0)
+        oo = p.out_spans[o["index"]][0] - (p.out_stats.first or 0.0)
+        offsets[f"audio#{s['index']}"] = (round(oo, 4), round(so, 4))
+        ok &= abs(oo - so) <= OFFSET_TOLERANCE_S
+    value = {k: v[0] for k, v in offsets.items()}
+    expected = {k: v[1] for k, v in offsets.items()}
+    return _result(ok, value, expected, f"{value} s (expected {expected} s, within 3 ms)")
+
+
+def check_aspect(p: _Pair) -> dict[str, Any]:
+    """The picture the model saw, or the full frame when bars were padded back."""
+    sv, ov = p.src["video"], p.out["video"]
+    padded = bool((p.picture.get("settings") or {}).get("crop_pad"))
+    size = (sv["width"], sv["height"]) if padded else (p.pic_w, p.pic_h)
+    candidates = [display_aspect(sv, *size)]
+    if p.planned is None:  # any pair: bars may have been cropped or kept
+        from vsr.media.bars import detect
+
+        box = detect(p.source, sv)["crop"]
+        if box:
+            candidates.append(display_aspect(sv, box["w"], box["h"]))
+    out_dar = display_aspect({**ov, "rotation": 0}, ov["width"], ov["height"])
+    error = min(abs(float(out_dar / c) - 1) for c in candidates)
+    shown = " or ".join(f"{float(c):.4f}" for c in candidates)
+    expected = [round(float(c), 5) for c in candidates]
+    return _result(
+        error <= ASPECT_TOLERANCE, round(float(out_dar), 5), expected,
+        f"display aspect {float(out_dar):.4f} (expected {shown}, within 0.5%)",
+        error=round(error, 5),
+    )  # fmt: skip
+
+
+def check_scan(p: _Pair) -> dict[str, Any]:
+    """No more combed than the decision allows. Fields made progressive (deinterlaced, inverse
+    telecined): at most 5% of moving frames with fields from two instants. A source called
+    progressive and left alone: no more combed than the source itself. With too little motion to
+    see the fields, idet's share stands in, with the same rule."""
+    out_share, out_decided = p.out_stats.combed
+    src_share, src_decided = p.src_stats.combed
+    if p.planned is not None:
+        untouched = (p.fields.get("mode") or "none") == "none"
+    else:
+        untouched = src_decided < DECIDED_MIN or (src_share or 0.0) < SOURCE_INTERLACED
+    if out_decided >= DECIDED_MIN:
+        measure, value, source = "field motion", out_share or 0.0, src_share or 0.0
+    else:
+        measure, value, source = "idet", p.out_stats.idet.share, p.src_stats.idet.share
+    allowed = max(COMBED_MAX, source + COMBED_MAX) if untouched else COMBED_MAX
+    return _result(
+        value <= allowed, round(value, 4), f"<= {allowed:.4g}",
+        f"{value:.2f} of moving frames show fields from two instants by {measure} "
+        f"(expected <= {allowed:.2f})",
+        measure=measure, source=round(source, 4), decided_frames=out_decided,
+        idet=round(p.out_stats.idet.share, 4), source_idet=round(p.src_stats.idet.share, 4),
+        measured_at_height=p.height,
+    )  # fmt: skip
+
+
+def _no_more_than_source(name: str, out_n: int, src_n: int, p: _Pair):
+    count = max(1, p.out_stats.count)
+    out_share, src_share = out_n / count, src_n / max(1, p.src_stats.count)
+    allowed = src_share + EXTRA_SHARE + 1 / count
+    return _result(
+        out_share <= allowed, out_n, f"<= {allowed:.3f} of frames",
+        f"{out_n} {name} frames, {out_share:.3f} of frames (expected <= {allowed:.3f} of frames; "
+        f"source: {src_n})",
+        source=src_n, share=round(out_share, 4),
+    )  # fmt: skip
+
+
+def check_frozen(p: _Pair) -> dict[str, Any]:
+    """Film frames once each: inverse telecine and mixed titles' film sections drop the
+    pulldown's repeats, so an output repeats no more frames than its source."""
+    return _no_more_than_source("repeated", p.out_stats.frozen, p.src_stats.frozen, p)
+
+
+def check_black(p: _Pair) -> dict[str, Any]:
+    return _no_more_than_source("black", p.out_stats.black, p.src_stats.black, p)
+
+
+def check_streams(p: _Pair) -> dict[str, Any]:
+    missing = [f"{s['type']}#{s['index']} ({s['codec']})" for s, o in p.matched if o is None]
+    return _result(
+        not missing, len(p.out_others), len(p.matched),
+        f"missing {', '.join(missing)}", missing=missing,
+    )  # fmt: skip
+
+
+CHECKS = {
+    "frames": check_frames,
+    "duration": check_duration,
+    "audio_offset": check_audio_offset,
+    "aspect": check_aspect,
+    "scan": check_scan,
+    "black": check_black,
+    "frozen": check_frozen,
+    "streams": check_streams,
+}
 
 
 def check(
@@ -168,148 +321,13 @@ def check(
     probe_json: str | None = None,
     index_json: str | None = None,
 ) -> dict[str, Any]:
-    """Run every check; returns {"passed": bool, "failed": [...], "checks": {...}}."""
-    source, output = Path(source), Path(output)
-    src = probe(source)
-    out = probe(output)
+    """Run every check; returns {"passed": bool, "failed": [...], "checks": {...}}, `failed`
+    most serious first."""
     planned = read_json(probe_json) if probe_json else None
     index = read_json(index_json) if index_json else None
-    picture = (planned or {}).get("picture") or {}
-    sv, ov = src["video"], out["video"]
-    checks: dict[str, dict[str, Any]] = {}
-
-    def record(name: str, passed: bool, value: Any, expected: Any, **extra: Any) -> None:
-        checks[name] = {"pass": bool(passed), "value": value, "expected": expected, **extra}
-
-    # The picture given to the model (after any crop): its height is where combs are visible.
-    crop = picture.get("crop")
-    pic_w, pic_h = (crop["w"], crop["h"]) if crop else (sv["width"], sv["height"])
-    idet_height = pic_h if not (ov.get("rotation", 0) // 90) % 2 else pic_w
-    if (sv.get("rotation", 0) // 90) % 2:  # the output carries the rotation in its pixels
-        idet_height = pic_w
-    out_stats = _decode_stats(output, ov["index"], idet_height)
-    # The source's own idet calls too: on a progressive source what idet calls interlaced is
-    # its content (fine stripes, small pictures), and an upscale of it may be called so as often.
-    src_stats = _decode_stats(source, sv["index"], pic_h if not crop else None)
-
-    # Frames: against the index the split step wrote (exact), or the contract from the rates.
-    src_rate = Fraction(sv["frame_rate"]) if sv.get("frame_rate") else None
-    out_rate = Fraction(ov["frame_rate"]) if ov.get("frame_rate") else None
-    fields = picture.get("fields") or {}
-    if fields.get("frames_per_source_frame"):
-        per = Fraction(fields["frames_per_source_frame"])
-    else:
-        per = _contract(src_rate, out_rate)
-    if index is not None:
-        expected_frames, tolerance = int(index["frames"]), 0
-    else:
-        expected_frames = round(src_stats.count * per)
-        tolerance = 0 if per.denominator == 1 else 3  # decimation cycles at the ends
-    record(
-        "frames",
-        abs(out_stats.count - expected_frames) <= tolerance,
-        out_stats.count,
-        expected_frames,
-        source_frames=src_stats.count,
-        frames_per_source_frame=str(per),
-    )
-
-    # Durations: video from decoded frames, every other stream from its packets.
-    frame_s = float(1 / src_rate) if src_rate else 0.05
-    src_spans, out_spans = _stream_spans(source), _stream_spans(output)
-    durations = {"video": (out_stats.duration, src_stats.duration)}
-    ok = abs(out_stats.duration - src_stats.duration) <= 1.5 * frame_s + 0.002
-    src_other = [s for s in src["streams"] if s["type"] in {"audio", "subtitle"}]
-    out_other = [s for s in out["streams"] if s["type"] in {"audio", "subtitle"}]
-    matched = _match_streams(src_other, out_other, output)
-    for s, o in matched:
-        if o is None or s["index"] not in src_spans or o["index"] not in out_spans:
-            continue
-        sd = src_spans[s["index"]][1] - src_spans[s["index"]][0]
-        od = out_spans[o["index"]][1] - out_spans[o["index"]][0]
-        durations[f"{s['type']}#{s['index']}"] = (od, sd)
-        ok &= abs(od - sd) <= 0.05
-    record(
-        "duration",
-        ok,
-        {k: round(v[0], 4) for k, v in durations.items()},
-        {k: round(v[1], 4) for k, v in durations.items()},
-    )
-
-    # Audio start relative to video start.
-    offsets = {}
-    ok = True
-    for s, o in matched:
-        if s["type"] != "audio" or o is None:
-            continue
-        if s["index"] not in src_spans or o["index"] not in out_spans:
-            continue
-        so = src_spans[s["index"]][0] - (src_stats.first or 0.0)
-        oo = out_spans[o["index"]][0] - (out_stats.first or 0.0)
-        offsets[f"audio#{s['index']}"] = (round(oo, 4), round(so, 4))
-        ok &= abs(oo - so) <= OFFSET_TOLERANCE_S
-    record(
-        "audio_offset",
-        ok,
-        {k: v[0] for k, v in offsets.items()},
-        {k: v[1] for k, v in offsets.items()},
-    )
-
-    # Display aspect ratio: the picture the model saw, or the full frame when bars were padded back.
-    padded = bool((picture.get("settings") or {}).get("crop_pad"))
-    expected_dar = _dar(sv, pic_w, pic_h) if not padded else _dar(sv, sv["width"], sv["height"])
-    out_sar = Fraction(ov.get("sample_aspect_ratio") or "1/1")
-    out_sar = out_sar if out_sar > 0 else Fraction(1)
-    out_dar = Fraction(ov["width"]) * out_sar / ov["height"]
-    candidates = [expected_dar]
-    if planned is None:  # any pair: bars may have been cropped or kept
-        from vsr.media.bars import detect
-
-        box = detect(source, sv)["crop"]
-        if box:
-            candidates.append(_dar(sv, box["w"], box["h"]))
-    error = min(abs(float(out_dar / c) - 1) for c in candidates)
-    record(
-        "aspect",
-        error <= ASPECT_TOLERANCE,
-        round(float(out_dar), 5),
-        [round(float(c), 5) for c in candidates],
-        error=round(error, 5),
-    )
-
-    share = out_stats.interlaced_share
-    # A progressive source passed through untouched: what idet calls interlaced in the source is
-    # its content (fine stripes, tiny pictures), so the output may be called so as often. The
-    # probe's scan decision says the source is progressive; for any pair, idet's share must.
-    src_share = src_stats.interlaced_share
-    if planned is not None:
-        untouched = (fields.get("mode") or "none") == "none" and not crop
-    else:
-        untouched = src_share < SOURCE_PROGRESSIVE
-    allowed = INTERLACED_MAX + (src_share if untouched else 0.0)
-    record(
-        "scan",
-        share < allowed,
-        round(share, 4),
-        f"< {allowed:.4g}",
-        source=round(src_share, 4),
-        measured_at_height=idet_height,
-        idet=dict(out_stats.called),
-    )
-
-    for name, out_n, src_n in (
-        ("black", out_stats.black, src_stats.black),
-        ("frozen", out_stats.frozen, src_stats.frozen),
-    ):
-        out_share = out_n / max(1, out_stats.count)
-        src_share = src_n / max(1, src_stats.count)
-        allowed = src_share + EXTRA_SHARE + 1 / max(1, out_stats.count)
-        record(name, out_share <= allowed, out_n, f"<= {allowed:.3f} of frames", source=src_n)
-
-    missing = [f"{s['type']}#{s['index']} ({s['codec']})" for s, o in matched if o is None]
-    record("streams", not missing, len(out_other), len(src_other), missing=missing)
-
-    failed = [name for name, c in checks.items() if not c["pass"]]
+    pair = _Pair(Path(source), Path(output), planned, index)
+    checks = {name: run_check(pair) for name, run_check in CHECKS.items()}
+    failed = sorted((n for n, c in checks.items() if not c["pass"]), key=SEVERITY.index)
     return {"passed": not failed, "failed": failed, "checks": checks}
 
 
@@ -329,9 +347,9 @@ def _match_streams(src: list[dict], out: list[dict], output: Path):
 
 
 def failure_line(output: str | Path, report: dict[str, Any]) -> VsrError:
-    name = report["failed"][0]
-    c = report["checks"][name]
-    return VsrError(output, f"qc {name} failed: {c['value']} (expected {c['expected']})")
+    """Every failed check in one line, most serious first."""
+    said = "; ".join(f"{name} {report['checks'][name]['says']}" for name in report["failed"])
+    return VsrError(output, f"qc failed: {said}")
 
 
 def qc_step(

@@ -51,11 +51,15 @@ def write_summary(
         "source": info["path"],
         "probe": info,
         "frames": index["frames"],
-        "fps": info["video"]["frame_rate"],
+        # The output's rate: the film rate after inverse or soft telecine, not the source average.
+        "fps": ((info.get("picture") or {}).get("fields") or {}).get("frame_rate")
+        or info["video"]["frame_rate"],
         "shards": len(index["shards"]),
         "stages": collect_timings(timing_files),
         "output": str(Path(final).resolve()),
         "output_bytes": Path(final).stat().st_size,
+        # One line per decision a person should check (empty: nothing to look at).
+        "review": list((info.get("picture") or {}).get("review") or []),
     }
     if qc_json:  # the qc step's verdict: every check with its value and pass/fail
         summary["qc"] = read_json(qc_json)

@@ -31,7 +31,7 @@ from vsr.util import atomic_output, read_json
 from vsr.workflow.manifest import load_manifest, write_manifest
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
-COLUMNS = ["id", "status", "frames", "fps", "qc", "output", "log"]
+COLUMNS = ["id", "status", "frames", "fps", "qc", "review", "output", "log"]
 
 
 def default_models() -> dict[str, str]:
@@ -53,6 +53,7 @@ def title_record(results: Path, video: str, log: str = "") -> dict[str, Any]:
         "frames": frames,
         "fps": round(frames / seconds, 3) if seconds else "",
         "qc": quality_check(Path(summary["output"]), frames),
+        "review": "; ".join(summary.get("review") or []),
         "output": summary["output"],
         "log": log,
     }
