@@ -45,7 +45,6 @@ def run_chain(folder: Path, spec: ClipSpec = CLIP, suffix: str = ".mkv") -> Chai
             str(video.probe),
             str(video.upscaled_shard(name)),
             model=MODEL,
-            settings={"allocator": "system"},
             progress_json=str(video.shard_progress(name)),
             timing_json=str(video.timing(f"upscale-{name}")),
         )

@@ -15,7 +15,7 @@ def test_fused_segment_equals_upscale_then_encode(chain, tmp_path):
     out = tmp_path / "segment.mp4"
     upscale_encode_shard(str(chain.video.shard(name)), str(chain.video.probe),
                          str(chain.video.shard_index), name, str(out), model=MODEL,
-                         settings={"allocator": "system"}, encode={"preset": "veryfast"},
+                         encode={"preset": "veryfast"},
                          timing_json=str(tmp_path / "timing.json"))  # fmt: skip
     frames = {}
     for label, path in (("fused", out), ("two steps", chain.video.segment(name))):

@@ -42,6 +42,7 @@ def test_progress_and_timing_records_count_the_frames(chain):
 
 
 def test_settings_take_the_configs_defaults():
+    # (the system allocator: no restart of this process with jemalloc preloaded)
     settings = upscale_settings('{"allocator": "system", "batch_size": 3}')
     assert settings["batch_size"] == 3 and settings["memory_budget_mb"] == 4096
     assert settings["backend"] == "auto" and settings["stabilize"] == 0
@@ -53,8 +54,7 @@ def test_display_rotation_is_applied_to_the_pixels(tmp_path):
     write_probe(source, tmp_path / "probe.json")
     split(str(source), str(tmp_path / "probe.json"), str(tmp_path / "shards"), 3)
     out = tmp_path / "up.mkv"
-    settings = {"allocator": "system"}
     upscale_shard(str(tmp_path / "shards" / "0000.mkv"), str(tmp_path / "probe.json"), str(out),
-                  model=MODEL, settings=settings)  # fmt: skip
+                  model=MODEL)  # fmt: skip
     (first, *_) = rgb_frames(out)
     assert first.shape[:2] == (4 * 48, 4 * 32)  # turned upright: portrait
