@@ -1,11 +1,11 @@
 rule assemble:
     input:
         source=get_source_inputs,
-        probe=work("probe.json"),
-        segments=get_shard_paths(work("segments/{shard}.mp4")),
+        probe=str(VIDEO.probe),
+        segments=get_shard_paths(str(VIDEO.segment("{shard}"))),
     output:
         final=temp(str(VIDEO.assembled("{ext}"))),  # published as final.{ext} by qc
-        timing=work("timings/assemble-{ext}.json"),
+        timing=str(VIDEO.timing("assemble-{ext}")),
     log:
         logs("assemble-{ext}.log"),
     conda:
@@ -24,13 +24,13 @@ rule assemble:
 
 rule summary:
     input:
-        probe=work("probe.json"),
-        shards=work("shards"),
+        probe=str(VIDEO.probe),
+        shards=str(VIDEO.shards),
         final=lambda wildcards: get_final_path(wildcards.video),
         qc=get_qc_report,
         timings=get_timings,
     output:
-        result("summary.json"),
+        str(VIDEO.summary),
     log:
         logs("summary.log"),
     localrule: True
@@ -38,9 +38,10 @@ rule summary:
         "../envs/vsr.yaml"
     params:
         vsr=VSR,
+        index=str(VIDEO.shard_index),
         type=lambda wildcards: get_row(wildcards)["type"],
         model=lambda wildcards: get_row(wildcards)["model"],
     shell:
         "{params.vsr} summary {wildcards.video:q} {params.type:q} {params.model:q} {input.probe:q}"
-        " {input.shards:q}/index.json {input.final:q} {output:q}"
+        " {params.index:q} {input.final:q} {output:q}"
         " --timings {input.timings:q} --qc {input.qc:q} > {log:q} 2>&1"

@@ -13,6 +13,7 @@ from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
 from vsr.paths import check_pattern_safe, safe_name  # noqa: E402
 from vsr.workflow.snakemake import exit_on_error  # noqa: E402
 from vsr.util import read_json  # noqa: E402
+from vsr.workflow.stages import shard_steps  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
@@ -21,18 +22,9 @@ with exit_on_error():
     RESULTS = check_pattern_safe(
         os.path.normpath(str(config["results"])), "results folder"
     )
-# Every video's folders, as patterns with the {video} wildcard (vsr.layout owns the layout).
+# Every video's folders, as patterns with the {video} wildcard: the rules take every path from
+# here (vsr.layout owns the layout), e.g. `str(VIDEO.segment("{shard}"))`.
 VIDEO = VideoPaths(Path(RESULTS) / "{video}")
-
-
-def result(name):
-    """A path in one video's result folder (wildcard {video})."""
-    return str(VIDEO.root / name)
-
-
-def work(name):
-    """A path in one video's work folder: intermediates, timings, progress."""
-    return str(VIDEO.work / name)
 
 
 def logs(name):
@@ -63,7 +55,7 @@ def get_source_path(wildcards):
     source = get_row(wildcards)["source"]
     if is_remote(source):
         name = safe_name(Path(source).name)
-        return str(VIDEO.source / name).format(video=wildcards.video)
+        return str(VIDEO.fetched(name)).format(video=wildcards.video)
     return source
 
 
@@ -113,10 +105,10 @@ def get_timings(wildcards):
     steps = ["probe", "split", f"assemble-{ext}"]
     return [str(VIDEO.timing(s)).format(video=wildcards.video) for s in steps] + [
         path
-        for step in (
-            ("upscale",) if config["intermediate"] == "none" else ("upscale", "encode")
+        for step in shard_steps(config["intermediate"])
+        for path in get_shard_paths(str(VIDEO.timing(f"{step.record}-{{shard}}")))(
+            wildcards
         )
-        for path in get_shard_paths(str(VIDEO.timing(f"{step}-{{shard}}")))(wildcards)
     ]
 
 
@@ -126,7 +118,7 @@ def get_all_targets(wildcards):
     targets = [str(VIDEO.summary).format(video=video) for video in MANIFEST.index]
     if config["keep_upscaled"] and config["intermediate"] == "lossless":
         for video in MANIFEST.index:
-            shards = get_shard_paths(str(VIDEO.upscaled / "{shard}.mkv"))
+            shards = get_shard_paths(str(VIDEO.upscaled_shard("{shard}")))
             targets += shards(SimpleNamespace(video=video))
     return targets
 

@@ -1,11 +1,11 @@
 rule encode:
     input:
-        upscaled=work("upscaled/{shard}.mkv"),
-        shards=work("shards"),
-        probe=work("probe.json"),
+        upscaled=str(VIDEO.upscaled_shard("{shard}")),
+        shards=str(VIDEO.shards),
+        probe=str(VIDEO.probe),
     output:
-        segment=work("segments/{shard}.mp4"),
-        timing=work("timings/encode-{shard}.json"),
+        segment=str(VIDEO.segment("{shard}")),
+        timing=str(VIDEO.timing("encode-{shard}")),
     log:
         logs("encode-{shard}.log"),
     conda:
@@ -16,8 +16,9 @@ rule encode:
         runtime=get_cpu_runtime,
     params:
         vsr=VSR,
+        index=str(VIDEO.shard_index),
         settings=get_settings_json("encode"),
     shell:
-        "{params.vsr} encode {input.upscaled:q} {input.shards:q}/index.json {wildcards.shard}"
+        "{params.vsr} encode {input.upscaled:q} {params.index:q} {wildcards.shard}"
         " {input.probe:q} {output.segment:q} --settings {params.settings:q}"
         " --threads {threads} --timing {output.timing:q} > {log:q} 2>&1"

@@ -4,12 +4,12 @@
 
 rule upscale_encode:
     input:
-        shard=work("shards/{shard}.mkv"),
-        shards=work("shards"),
-        probe=work("probe.json"),
+        shard=str(VIDEO.shard("{shard}")),
+        shards=str(VIDEO.shards),
+        probe=str(VIDEO.probe),
     output:
-        segment=work("segments/{shard}.mp4"),
-        timing=work("timings/upscale-{shard}.json"),
+        segment=str(VIDEO.segment("{shard}")),
+        timing=str(VIDEO.timing("upscale-{shard}")),
     log:
         logs("upscale-{shard}.log"),
     conda:
@@ -20,12 +20,13 @@ rule upscale_encode:
         runtime=get_upscale_runtime,
     params:
         vsr=VSR,
+        index=str(VIDEO.shard_index),
         model=lambda wildcards: get_row(wildcards)["model"],
         settings=get_settings_json("upscale"),
         encode=get_settings_json("encode"),
-        progress=work("progress/{shard}.json"),
+        progress=str(VIDEO.shard_progress("{shard}")),
     shell:
-        "{params.vsr} fused {input.shard:q} {input.probe:q} {input.shards:q}/index.json"
+        "{params.vsr} fused {input.shard:q} {input.probe:q} {params.index:q}"
         " {wildcards.shard} {output.segment:q} --model {params.model:q}"
         " --settings {params.settings:q} --encode {params.encode:q} --threads {threads}"
         " --progress {params.progress:q} --timing {output.timing:q} > {log:q} 2>&1"

@@ -2,8 +2,8 @@ checkpoint probe:
     input:
         source=get_source_inputs,
     output:
-        json=work("probe.json"),
-        timing=work("timings/probe.json"),
+        json=str(VIDEO.probe),
+        timing=str(VIDEO.timing("probe")),
     log:
         logs("probe.log"),
     conda:

@@ -5,10 +5,10 @@ rule qc:
     input:
         source=get_source_inputs,
         assembled=str(VIDEO.assembled("{ext}")),
-        probe=work("probe.json"),
-        shards=work("shards"),
+        probe=str(VIDEO.probe),
+        shards=str(VIDEO.shards),
     output:
-        final=result("final.{ext}"),
+        final=str(VIDEO.final("{ext}")),
         qc=str(VIDEO.qc("{ext}")),
     log:
         logs("qc-{ext}.log"),
@@ -21,8 +21,9 @@ rule qc:
     params:
         source=get_source_path,
         vsr=VSR,
-        enabled="" if config.get("qc", True) else "--skip",
+        index=str(VIDEO.shard_index),
+        enabled="" if config["qc"] else "--skip",
     shell:
         "{params.vsr} qc {params.source:q} {input.assembled:q} {output.final:q} {output.qc:q}"
-        " --probe {input.probe:q} --index {input.shards:q}/index.json {params.enabled}"
+        " --probe {input.probe:q} --index {params.index:q} {params.enabled}"
         " > {log:q} 2>&1"

@@ -4,7 +4,7 @@
 
 # Each video's report panel: add to `rule all` (or build with the target quality_report).
 REPORT_PANELS = [
-    result("report/panel.png").format(video=video) for video in MANIFEST.index
+    str(VIDEO.report_file("panel.png")).format(video=video) for video in MANIFEST.index
 ]
 
 
@@ -17,23 +17,23 @@ rule quality_panel:
     input:
         source=get_source_inputs,
         final=lambda wildcards: get_final_path(wildcards.video),
-        summary=result("summary.json"),
+        summary=str(VIDEO.summary),
     output:
         panel=report(
-            result("report/panel.png"),
+            str(VIDEO.report_file("panel.png")),
             caption="../report/panel.rst",
             category="Quality",
             subcategory="{video}",
             labels={"video": "{video}", "figure": "bicubic vs final"},
         ),
         table=report(
-            result("report/quality.html"),
+            str(VIDEO.report_file("quality.html")),
             caption="../report/quality.rst",
             category="Quality",
             subcategory="{video}",
             labels={"video": "{video}", "figure": "flicker and stage timings"},
         ),
-        json=result("report/quality.json"),
+        json=str(VIDEO.report_file("quality.json")),
     log:
         logs("quality_panel.log"),
     # Decodes five frames: not worth a cluster job's start-up.

@@ -1,10 +1,10 @@
 checkpoint split:
     input:
         source=get_source_inputs,
-        probe=work("probe.json"),
+        probe=str(VIDEO.probe),
     output:
-        shards=directory(work("shards")),
-        timing=work("timings/split.json"),
+        shards=directory(str(VIDEO.shards)),
+        timing=str(VIDEO.timing("split")),
     log:
         logs("split.log"),
     conda:

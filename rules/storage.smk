@@ -7,7 +7,7 @@ S3_CACHE = str(config.get("s3_cache_dir") or f"{RESULTS}/.s3-cache")
 
 rule fetch_source:
     output:
-        str(VIDEO.source / "{name}"),
+        str(VIDEO.fetched("{name}")),
     log:
         logs("fetch_source/{name}.log"),
     wildcard_constraints:

@@ -1,10 +1,10 @@
 rule upscale:
     input:
-        shard=work("shards/{shard}.mkv"),
-        probe=work("probe.json"),
+        shard=str(VIDEO.shard("{shard}")),
+        probe=str(VIDEO.probe),
     output:
-        upscaled=maybe_temp(work("upscaled/{shard}.mkv")),
-        timing=work("timings/upscale-{shard}.json"),
+        upscaled=maybe_temp(str(VIDEO.upscaled_shard("{shard}"))),
+        timing=str(VIDEO.timing("upscale-{shard}")),
     log:
         logs("upscale-{shard}.log"),
     conda:
@@ -17,7 +17,7 @@ rule upscale:
         vsr=VSR,
         model=lambda wildcards: get_row(wildcards)["model"],
         settings=get_settings_json("upscale"),
-        progress=work("progress/{shard}.json"),
+        progress=str(VIDEO.shard_progress("{shard}")),
     shell:
         "{params.vsr} upscale {input.shard:q} {input.probe:q} {output.upscaled:q}"
         " --model {params.model:q} --settings {params.settings:q} --threads {threads}"

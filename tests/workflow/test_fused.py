@@ -7,7 +7,9 @@ from helpers.archive import AC3_PS, MPEG2_TFF, base_clip, ffmpeg, hard_telecine
 from helpers.media import ffprobe, psnr, streams_of, video_frames
 from helpers.workflow import snakemake_batch, write_manifest
 
+from vsr.layout import video_paths
 from vsr.media.sample import ClipSpec, make_clip
+from vsr.workflow.progress import SnakemakeLogFollower, read_progress
 
 CLIP = ClipSpec(width=64, height=48, frames=14, rate="30000/1001")
 
@@ -35,6 +37,19 @@ def test_none_gives_the_lossless_designs_video_without_4x_files(tmp_path: Path):
     assert len(ours[1]) == CLIP.frames
     for a, b in zip(ours[1], theirs[1], strict=True):
         assert (a == b).all()
+    # Every shard's jobs done: both designs read as assembling (not encoding) from their files,
+    # and the log follower counts the fused jobs as upscaled shards.
+    for design in ("none", "lossless"):
+        progress = read_progress(video_paths(tmp_path / design, "clip"), design)
+        assert (progress.stage, progress.shards_done, progress.shards_total) == ("assembling", 3, 3)
+    reports = []
+    follower = SnakemakeLogFollower(
+        lambda stage, **counts: reports.append((stage, counts)),
+        video_paths(tmp_path / "none", "clip"),
+    )
+    for line in fused.stderr.splitlines():
+        follower.line(line)
+    assert ("upscaling", {"shards_done": 3, "shards_total": 3}) in reports
 
 
 def test_colour_on_the_device_matches_swscale_closely(tmp_path: Path):

@@ -11,11 +11,14 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from vsr.defaults import section
 from vsr.errors import VsrError
 from vsr.infer import backends
 from vsr.models import open_model
 from vsr.models.registry import _ncnn_files as ncnn_files
 
+# A direct caller gets what a workflow run gets: the config's `upscale` defaults.
+DEFAULTS = section("upscale")
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
@@ -39,6 +42,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "auto":  # fp16 where a CUDA GPU runs the model, fp32 elsewhere
+        precision = "fp16" if device.type == "cuda" else "fp32"
     if precision not in PRECISIONS:
         raise VsrError(f"precision={precision}", f"unknown precision (one of {list(PRECISIONS)})")
     if precision == "fp16" and device.type != "cuda":
@@ -77,14 +82,14 @@ class Upscaler:
     def __init__(
         self,
         model: str,
-        device: str = "auto",
-        precision: str = "fp32",
-        batch_size: int = 1,
-        tile: int = 0,
-        tile_overlap: int = 16,
-        memory_budget_mb: int = 2048,
+        device: str = DEFAULTS["device"],
+        precision: str = DEFAULTS["precision"],
+        batch_size: int = DEFAULTS["batch_size"],
+        tile: int = DEFAULTS["tile"],
+        tile_overlap: int = DEFAULTS["tile_overlap"],
+        memory_budget_mb: int = DEFAULTS["memory_budget_mb"],
         threads: int | None = None,
-        backend: str = "torch",
+        backend: str = DEFAULTS["backend"],
     ):
         _check_positive(batch_size=batch_size, memory_budget_mb=memory_budget_mb)
         if tile < 0 or tile_overlap < 0 or (tile and tile <= 2 * tile_overlap):

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from vsr.defaults import defaults
 from vsr.errors import VsrError
 
 DEINTERLACE = ("auto", "off", "frame", "field", "ivtc")
@@ -25,21 +26,21 @@ ASPECT = ("keep", "square")
 FILM_RATE = Fraction(24000, 1001)
 CROP_PATTERN = re.compile(r"^(\d+):(\d+):(\d+):(\d+)$")
 SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
-DEFAULTS: dict[str, Any] = {
-    "deinterlace": "auto",
-    "crop": "auto",
-    "crop_pad": False,
-    "aspect": "keep",
-    "size": None,
-}
 # Manifest columns that override the config for one video.
 ROW_KEYS = ("deinterlace", "crop", "crop_pad", "aspect", "size")
+
+
+def picture_defaults() -> dict[str, Any]:
+    """The config's defaults of the picture settings, flat (`aspect` and `size` from `output`)."""
+    config = defaults()
+    flat = {key: config[key] for key in ("deinterlace", "crop", "crop_pad")}
+    return {**flat, "aspect": config["output"]["aspect"], "size": config["output"]["size"]}
 
 
 def settings_from(config: dict[str, Any], row: dict[str, Any] | None = None) -> dict[str, Any]:
     """The picture settings of one video: defaults < config < manifest row."""
     output = config.get("output") or {}
-    merged = dict(DEFAULTS)
+    merged = picture_defaults()
     for key in ("deinterlace", "crop", "crop_pad"):
         if config.get(key) is not None:
             merged[key] = config[key]
@@ -116,7 +117,7 @@ def plan(
     from vsr.media import scan as scan_mod
 
     video = info["video"]
-    settings = check_settings({**DEFAULTS, **settings}, str(path))
+    settings = check_settings({**picture_defaults(), **settings}, str(path))
     scan = (
         scan_mod.scan(path, video)
         if measure and settings["deinterlace"] != "off"
@@ -207,7 +208,7 @@ def output_geometry(info: dict[str, Any], width: int, height: int) -> dict[str, 
     `pad` (W, H, X, Y: bars put back, at the model's scale), the `size` to resample to and the
     `sar` to tag. Returns {"pad": ..., "width", "height", "sar"}."""
     video, picture = info["video"], info.get("picture") or {}
-    settings = {**DEFAULTS, **(picture.get("settings") or {})}
+    settings = {**picture_defaults(), **(picture.get("settings") or {})}
     turned = is_turned(video)
     sar = pixel_aspect(video)
     pw, ph = picture_size(info)

@@ -16,6 +16,7 @@ from typing import Any
 
 import av
 
+from vsr.defaults import section
 from vsr.errors import VsrError
 from vsr.media import colour
 from vsr.media.fields import Shaper
@@ -67,12 +68,10 @@ class SegmentWriter:
         }
         self.tags = colour.output_tags(self.video)
         self.shaper = Shaper(info)  # after the model
-        self.codec = settings.get("codec", "libx264")
+        settings = {**section("encode"), **settings}
+        self.codec = settings["codec"]
         self.options = encoder_options(
-            self.codec,
-            settings.get("crf", 18),
-            settings.get("preset", "medium"),
-            settings.get("options") or {},
+            self.codec, settings["crf"], settings["preset"], settings["options"] or {}
         )
         self.threads = threads
         self.container = av.open(

@@ -43,17 +43,26 @@ def frames_at(path: str, offset_s: float, count: int, quarter_turns: int = 0) ->
     return result
 
 
-def video_panel(source: str, final: str, summary_json: str, out_dir: Path) -> dict[str, Any]:
-    """panel.png (bicubic x4 of the source | the final video, middle frame) and quality.json."""
-    summary = json.loads(Path(summary_json).read_text())
+def middle_frames(
+    source: str, final: str, summary: dict[str, Any], count: int = 5
+) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """(bicubic x4 of the source, the final video, start in seconds): `count` frames around the
+    middle, the source turned by its display rotation as the final video's pixels are."""
     video = summary["probe"]["video"]
     turns = (video.get("rotation", 0) // 90) % 4
     frames, rate = summary["frames"], _fraction(summary["fps"])
-    start_s = max(frames // 2 - 2, 0) / rate
-    count = min(frames, 5)
+    start_s = max(frames // 2 - count // 2, 0) / rate
+    count = min(frames, count)
     low = frames_at(source, start_s, count, turns)
     high = frames_at(final, start_s, count)
     bicubic = [q.resize(f, h.shape[1], h.shape[0]) for f, h in zip(low, high, strict=False)]
+    return bicubic, high, start_s
+
+
+def video_panel(source: str, final: str, summary_json: str, out_dir: Path) -> dict[str, Any]:
+    """panel.png (bicubic x4 of the source | the final video, middle frame) and quality.json."""
+    summary = json.loads(Path(summary_json).read_text())
+    bicubic, high, start_s = middle_frames(source, final, summary)
     shown = min(len(high), len(bicubic)) // 2  # the middle frame of the five
     psnr = q.psnr_y(high[shown], bicubic[shown])
     result = {

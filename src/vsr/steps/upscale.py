@@ -19,6 +19,7 @@ from typing import Any
 import av
 import numpy as np
 
+from vsr.defaults import section
 from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
 from vsr.media.picture import picture_size
@@ -132,7 +133,9 @@ def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
 
 
 # Keys of the config's `upscale` section that are `Upscaler` options as they are.
-UPSCALER_OPTIONS = ("device", "batch_size", "tile", "tile_overlap", "memory_budget_mb", "backend")
+UPSCALER_OPTIONS = (
+    "device", "precision", "batch_size", "tile", "tile_overlap", "memory_budget_mb", "backend"
+)  # fmt: skip
 
 
 def make_upscaler(model: str, settings: dict[str, Any], threads: int | None = None) -> Any:
@@ -142,8 +145,7 @@ def make_upscaler(model: str, settings: dict[str, Any], threads: int | None = No
     )
 
     options = {key: settings[key] for key in UPSCALER_OPTIONS if key in settings}
-    precision = resolve_precision(settings.get("precision", "auto"), options.get("device", "auto"))
-    return Upscaler(model, precision=precision, threads=threads, **options)
+    return Upscaler(model, threads=threads, **options)
 
 
 def upscale_shard(
@@ -162,7 +164,7 @@ def upscale_shard(
 
     `settings` is the config's `upscale` section (model options and `stabilize`). `make_writer`
     (path, width, height, pix_fmt) -> a writer replaces the lossless one (see steps.fused)."""
-    settings = settings or {}
+    settings = {**section("upscale"), **(settings or {})}
     info = read_json(probe_json)
     video = info["video"]
     rgb_fmt, matrix = colour.rgb_format(video), colour.sws_matrix(video)
@@ -183,7 +185,7 @@ def upscale_shard(
         scale = upscaler.scale
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.
-        stabilize = settings.get("stabilize", 0.0)
+        stabilize = settings["stabilize"]
         stabilizer = (
             TemporalStabilizer(stabilize, scale) if stabilize and rgb_fmt == "rgb24" else None
         )
@@ -210,9 +212,7 @@ def upscale_shard(
         with writer:
             sink = _Sink(write, maxsize=2)
             try:
-                for batch in _threaded(
-                    _batches(decoded(), settings.get("batch_size", 1)), maxsize=2
-                ):
+                for batch in _threaded(_batches(decoded(), settings["batch_size"]), maxsize=2):
                     upscaled = (
                         upscaler.upscale(batch)
                         if to_i420 is None
@@ -236,7 +236,7 @@ def device_colour(
 
     `colour: auto` converts on the device where it is a GPU (on a CPU swscale is faster); 8-bit
     4:2:0 output only, and not with the temporal stabiliser (it works on RGB frames)."""
-    choice = settings.get("colour", "auto")
+    choice = settings["colour"]
     device = getattr(upscaler, "device", None)
     wanted = choice == "device" or (choice == "auto" and getattr(device, "type", "") == "cuda")
     if not (wanted and plain and out_fmt == "yuv420p" and colour.rgb_format(video) == "rgb24"):
@@ -248,16 +248,6 @@ def device_colour(
 
 def _lossless_writer(path: Any, width: int, height: int, pix_fmt: str) -> LosslessWriter:
     return LosslessWriter(path, width, height, pix_fmt, codec="x264")
-
-
-def resolve_precision(precision: str, device: str) -> str:
-    """`auto`: fp16 where a CUDA GPU will run the model, fp32 elsewhere."""
-    if precision != "auto":
-        return precision
-    import torch
-
-    on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    return "fp16" if on_cuda else "fp32"
 
 
 def _frame_count(path: str) -> int:
@@ -281,8 +271,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def upscale_settings(text: str) -> dict[str, Any]:
     """The config's `upscale` section given to a step as JSON; with the default allocator the
     step restarts itself once with jemalloc preloaded (before any model memory is touched)."""
-    settings = json.loads(text)
-    if settings.get("allocator", "jemalloc") == "jemalloc":
+    settings = {**section("upscale"), **json.loads(text)}
+    if settings["allocator"] == "jemalloc":
         reexec_with_jemalloc()
     return settings
 

@@ -22,12 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from vsr import WORKFLOW_ROOT
 from vsr.errors import VsrError
 from vsr.layout import video_paths
 from vsr.util import atomic_output, read_json
+from vsr.workflow.config import effective_config
 from vsr.workflow.manifest import load_manifest, write_manifest
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
@@ -35,8 +33,7 @@ COLUMNS = ["id", "status", "frames", "fps", "qc", "review", "output", "log"]
 
 
 def default_models() -> dict[str, str]:
-    config = yaml.safe_load((WORKFLOW_ROOT / "config" / "config.yaml").read_text())
-    return dict(config["models"])
+    return dict(effective_config({})["models"])
 
 
 def title_record(results: Path, video: str, log: str = "") -> dict[str, Any]:

@@ -7,9 +7,8 @@ from typing import Any
 import yaml
 
 from vsr import WORKFLOW_ROOT
+from vsr.defaults import defaults, schema
 from vsr.errors import VsrError
-
-SCHEMA = WORKFLOW_ROOT / "config" / "schema.yaml"
 
 
 def parse_value(text: str) -> Any:
@@ -47,8 +46,7 @@ def check_config(config: dict[str, Any]) -> None:
     """Validate against config/schema.yaml; the first error as one VsrError naming the key."""
     import jsonschema
 
-    schema = yaml.safe_load(SCHEMA.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if not errors:
         return
@@ -62,10 +60,12 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def effective_config(extra: dict[str, str]) -> dict[str, Any]:
-    """The bundled config with `extra` (KEY=VALUE strings) laid over it, as Snakemake does."""
-    config = yaml.safe_load((WORKFLOW_ROOT / "config" / "config.yaml").read_text()) or {}
-    for key, value in extra.items():
-        _merge(config, key, parse_value(value))
+    """The schema's defaults, the bundled config and `extra` (KEY=VALUE strings) laid over each
+    other, as Snakemake does."""
+    config = defaults()
+    bundled = yaml.safe_load((WORKFLOW_ROOT / "config" / "config.yaml").read_text()) or {}
+    for key, value in [*bundled.items(), *((k, parse_value(v)) for k, v in extra.items())]:
+        _merge(config, key, value)
     return config
 
 

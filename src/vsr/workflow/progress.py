@@ -17,6 +17,7 @@ from typing import Any
 
 from vsr.layout import VideoPaths
 from vsr.util import read_json
+from vsr.workflow.stages import shard_steps, upscale_rules
 
 
 @dataclass(frozen=True)
@@ -51,22 +52,21 @@ def upscale_progress(video: VideoPaths) -> Progress | None:
     return Progress("upscaling", frames_done=done, frames_total=total, fps=fps, eta_s=eta)
 
 
-def read_progress(video: VideoPaths) -> Progress:
-    """The stage of one video's run, from the timing and progress files its steps write."""
+def read_progress(video: VideoPaths, intermediate: str | None = None) -> Progress:
+    """The stage of one video's run, from the timing and progress files its steps write.
+    `intermediate`: the run's design (which jobs each shard goes through; None: the default)."""
     if not video.timing("probe").exists():
         return Progress("probing")
     try:
         shards_total = len(read_json(video.shard_index)["shards"])
     except (OSError, ValueError, KeyError):
         return Progress("splitting")
-    upscaled = len(list(video.timings.glob("upscale-*.json")))
-    encoded = len(list(video.timings.glob("encode-*.json")))
-    if upscaled < shards_total:
-        stage = "upscaling"
-    else:
-        stage = "encoding" if encoded < shards_total else "assembling"
+    steps = shard_steps(intermediate)
+    done = [len(list(video.timings.glob(f"{step.record}-*.json"))) for step in steps]
+    waiting = [step.stage for step, count in zip(steps, done, strict=True) if count < shards_total]
+    stage = waiting[0] if waiting else "assembling"
     frames = upscale_progress(video) or Progress(stage)
-    return dataclasses.replace(frames, stage=stage, shards_done=upscaled, shards_total=shards_total)
+    return dataclasses.replace(frames, stage=stage, shards_done=done[0], shards_total=shards_total)
 
 
 def upscale_text(progress: Progress) -> str:
@@ -132,7 +132,7 @@ class SnakemakeLogFollower:
     def _finished(self, rule: str) -> None:
         if rule == "split":
             self.total = self._shard_count()
-        elif rule == "upscale":
+        elif rule in upscale_rules():
             self.done += 1
         else:
             return

@@ -6,7 +6,8 @@ key convention `<prefix>/<anime|real>/<uuid>/<name>` and follows `<output>/<uuid
 Tasks are kept under `--workdir/<uuid>/` (task.json, the source, the result, comparison frames).
 
 Modules: `tasks` (task store, upload checks), `settings` (command line), `auth` (login),
-`runners` (local and S3 runners), `page` (the Gradio page).
+`app` (the state behind the page), `local_runner` and `s3_runner` (the two modes), `outcome`
+(done with comparison frames, or failed), `page` (the Gradio page).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
+from vsr.apps.ui.app import App
 from vsr.apps.ui.auth import is_loopback, make_auth
 from vsr.apps.ui.page import launch
-from vsr.apps.ui.runners import App
 from vsr.apps.ui.settings import parse_args, settings_from
 from vsr.errors import VsrError
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsr.apps.ui.runners import App
+from vsr.apps.ui.app import App
 from vsr.apps.ui.tasks import MIB, Task, source_file
 from vsr.errors import VsrError
 from vsr.names import STAGES
@@ -94,7 +94,7 @@ def model_choices() -> list[tuple[str, str]]:
 def build_ui(app: App) -> gr.Blocks:
     import gradio as gr
 
-    from vsr.cloud.trigger import VIDEO_EXTENSIONS, VIDEO_TYPES
+    from vsr.cloud.uploads import VIDEO_EXTENSIONS, VIDEO_TYPES
     from vsr.models.registry import DEFAULT_MODEL
 
     s3_mode = app.settings.mode == "s3"

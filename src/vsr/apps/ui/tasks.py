@@ -93,7 +93,7 @@ def safe_name(name: str) -> str:
 
 def check_upload(path: str | None, max_bytes: int) -> tuple[Path, str, dict[str, Any]]:
     """The upload, its display name and probe; VsrError naming the file and the problem."""
-    from vsr.cloud.trigger import VIDEO_EXTENSIONS
+    from vsr.cloud.uploads import VIDEO_EXTENSIONS
     from vsr.media.probe import probe
 
     if not path:
