@@ -19,6 +19,7 @@ from typing import Any
 import av
 import numpy as np
 
+from vsr.errors import VsrError
 from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
 from vsr.media.picture import picture_size
@@ -142,8 +143,8 @@ def make_upscaler(model: str, settings: dict[str, Any], threads: int | None = No
     )
 
     options = {key: settings[key] for key in UPSCALER_OPTIONS if key in settings}
-    precision = resolve_precision(settings.get("precision", "auto"), options.get("device", "auto"))
-    return Upscaler(model, precision=precision, threads=threads, **options)
+    # `auto` is decided per model and device by the Upscaler (what the architecture supports).
+    return Upscaler(model, precision=settings.get("precision", "auto"), threads=threads, **options)
 
 
 def upscale_shard(
@@ -213,11 +214,7 @@ def upscale_shard(
                 for batch in _threaded(
                     _batches(decoded(), settings.get("batch_size", 1)), maxsize=2
                 ):
-                    upscaled = (
-                        upscaler.upscale(batch)
-                        if to_i420 is None
-                        else upscaler.upscale_i420(batch, to_i420)
-                    )
+                    upscaled = _upscale_batch(upscaler, batch, to_i420, shard, progress.done)
                     if stabilizer is not None:
                         pairs = zip(batch, upscaled, strict=True)
                         upscaled = np.stack([stabilizer.apply(lr, sr) for lr, sr in pairs])
@@ -225,8 +222,22 @@ def upscale_shard(
                     progress.update(len(batch))
             finally:
                 sink.close()
-        timer.extra.update(frames=progress.done, fps=progress.fps, model=model)
+        timer.extra.update(
+            frames=progress.done, fps=progress.fps, model=model, device=upscaler.report
+        )
     return {"frames": progress.done, "fps": progress.fps}
+
+
+def _upscale_batch(upscaler: Any, batch: np.ndarray, to_i420: Any, shard: str, done: int) -> Any:
+    """One batch through the model; a NaN output names the shard and its frame number."""
+    from vsr.infer.upscaler import NonFiniteOutput
+
+    try:
+        if to_i420 is None:
+            return upscaler.upscale(batch)
+        return upscaler.upscale_i420(batch, to_i420)
+    except NonFiniteOutput as error:
+        raise VsrError(shard, f"frame {done + error.frame}: {error.problem}") from None
 
 
 def device_colour(
@@ -248,16 +259,6 @@ def device_colour(
 
 def _lossless_writer(path: Any, width: int, height: int, pix_fmt: str) -> LosslessWriter:
     return LosslessWriter(path, width, height, pix_fmt, codec="x264")
-
-
-def resolve_precision(precision: str, device: str) -> str:
-    """`auto`: fp16 where a CUDA GPU will run the model, fp32 elsewhere."""
-    if precision != "auto":
-        return precision
-    import torch
-
-    on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    return "fp16" if on_cuda else "fp32"
 
 
 def _frame_count(path: str) -> int:
