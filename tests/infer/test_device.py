@@ -18,7 +18,12 @@ from vsr.infer.device import (
     resolve_device,
     resolve_dtype,
 )
-from vsr.infer.visible import assigned_gpus, nvidia_device_files, visible_gpu_count
+from vsr.infer.visible import (
+    assigned_gpus,
+    nvidia_device_files,
+    upscale_gpus,
+    visible_gpu_count,
+)
 from vsr.models import load_descriptor
 from vsr.models.swin2sr import build_descriptor
 
@@ -109,6 +114,10 @@ def test_visible_gpus_from_device_files(tmp_path: Path):
     assert visible_gpu_count({}, tmp_path) == 2
     assert visible_gpu_count({"CUDA_VISIBLE_DEVICES": "1"}, tmp_path) == 1
     assert visible_gpu_count({"CUDA_VISIBLE_DEVICES": ""}, tmp_path) == 0
+    # The upscale rules' `gpu` resource: held on CUDA only, so CPU-only runs are not throttled.
+    assert upscale_gpus("auto", {}, tmp_path) == 1 and upscale_gpus("cuda:1", {}, tmp_path) == 1
+    assert upscale_gpus("cpu", {}, tmp_path) == 0
+    assert upscale_gpus("auto", {}, tmp_path / "none") == 0
 
 
 def test_no_silent_cpu_run_when_a_gpu_was_given():

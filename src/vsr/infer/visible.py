@@ -58,3 +58,11 @@ def _entries(dev: Path) -> list[Path]:
         return list(dev.iterdir())
     except OSError:
         return []
+
+
+def upscale_gpus(device: str, env: Mapping[str, str], dev: Path = Path("/dev")) -> int:
+    """GPUs one upscale job holds (the `gpu` resource of the upscale rules): 1 where it will
+    run on CUDA (an explicit cuda device, or `auto` with a GPU in sight), else 0."""
+    if device.startswith("cuda"):
+        return 1
+    return 1 if device == "auto" and visible_gpu_count(env, dev) > 0 else 0
