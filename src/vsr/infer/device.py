@@ -231,3 +231,38 @@ def describe(report: dict[str, Any]) -> str:
         where += f" ({report['gpu']}, driver {report['driver']}, torch CUDA {report['torch_cuda']})"
     providers = f" [{', '.join(report['providers'])}]" if report.get("providers") else ""
     return f"{where}, {report['precision']}, backend {report['backend']}{providers}"
+
+
+def node_problems() -> list[str]:
+    """Why this GPU node cannot run the pipeline's torch build at GPU speed (empty: it can)."""
+    driver = driver_version()
+    if driver is None:
+        return ["no NVIDIA driver (no /proc/driver/nvidia/version, no nvidia-smi)"]
+    problems = [p for p in (driver_problem(driver, torch.version.cuda), cuda_problem()) if p]
+    return list(dict.fromkeys(problems))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m vsr.infer.device --check-node`: what the AMI build and a GPU node's bootstrap
+    run; one FAIL line per problem and exit 1, so the node fails loudly instead of upscaling
+    on its CPUs. Without arguments: the device report `device: auto` would give."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m vsr.infer.device")
+    parser.add_argument("--check-node", action="store_true", help="fail unless CUDA is usable")
+    args = parser.parse_args(argv)
+    if args.check_node:
+        problems = node_problems()
+        for problem in problems:
+            print(f"vsr node check: FAIL: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+    report = device_report(resolve_device("auto"), "auto", "torch")
+    print(("vsr node check: OK: " if args.check_node else "") + json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -158,6 +158,9 @@ def onnxruntime_forward(network: Network) -> Forward:
     # No spin-waiting between calls: decode and write threads need those cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ort_providers(network, ort.get_available_providers())
+    if network.device.type == "cuda" and hasattr(ort, "preload_dlls"):
+        # CUDA and cuDNN from torch's NVIDIA wheels: onnxruntime-gpu ships neither.
+        ort.preload_dlls()
     session = ort.InferenceSession(str(onnx_path(network)), options, providers=providers)
     used = session.get_providers()
     fallback = check_providers(provider_names(providers), used)
