@@ -13,6 +13,7 @@ from vsr.errors import VsrError
 from vsr.infer.backends.onnx import check_providers, run_precision, trt_profile
 from vsr.infer.memory import I420_BYTES_PER_PIXEL, is_out_of_memory
 from vsr.infer.upscaler import NonFiniteOutput, Upscaler, to_model_input
+from vsr.measure.gpu_check import computing_in_fp16, inject_out_of_memory, ten_bit_frame
 from vsr.steps.summary import collect_devices
 from vsr.steps.upscale import _upscale_batch
 from vsr.util import write_json
@@ -29,21 +30,6 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
 
 
-def as_on_cuda_fp16(upscaler: Upscaler) -> Upscaler:
-    """The same Upscaler computing in fp16, as `precision: auto` runs this model on CUDA (torch
-    runs fp16 convolutions on the CPU too; the Upscaler itself allows fp16 on CUDA only)."""
-    upscaler._descriptor.to(torch.float16)
-    upscaler.dtype, upscaler.precision = torch.float16, "fp16"
-    return upscaler
-
-
-def ten_bit_frame() -> np.ndarray:
-    """A 10-bit picture as swscale's rgb48le gives it (<< 6), with a white patch at 65535."""
-    frame = (astronaut(24, 32).astype(np.uint16) * 4 + 3) << 6
-    frame[4:12, 4:16] = 65535
-    return frame[None]
-
-
 def test_uint16_white_is_finite_at_fp16():
     white = torch.tensor([[[[65535, 65519, 65472]]]], dtype=torch.int32).to(torch.uint16)
     assert torch.isinf(white.to(torch.float16)).any()  # casting first overflows fp16
@@ -54,9 +40,9 @@ def test_uint16_white_is_finite_at_fp16():
 
 def test_ten_bit_clip_at_fp16_has_no_nan_and_matches_fp32():
     fp32 = Upscaler(MODEL, device="cpu", threads=2)
-    reference = fp32.upscale(ten_bit_frame())
-    out = as_on_cuda_fp16(Upscaler(MODEL, device="cpu", threads=2)).upscale(ten_bit_frame())
-    assert out.dtype == np.uint16 and out[0, 24:40, 24:56].min() > 60000  # white stays white
+    reference = fp32.upscale(ten_bit_frame(24))
+    out = computing_in_fp16(Upscaler(MODEL, device="cpu", threads=2)).upscale(ten_bit_frame(24))
+    assert out.dtype == np.uint16 and out[0, 20:44, 20:44].min() > 60000  # white stays white
     assert psnr(out, reference, 65535.0) >= 40
 
 
@@ -82,15 +68,7 @@ def test_out_of_memory_halves_the_tile_and_retries(caplog):
     upscaler = Upscaler(MODEL, device="cpu", threads=2)
     frames = np.stack([astronaut(96, 128), astronaut(96, 128, top=40)])
     whole = upscaler.upscale(frames)
-    forward, calls = upscaler._forward, []
-
-    def once_out_of_memory(batch: torch.Tensor) -> torch.Tensor:
-        calls.append(tuple(batch.shape))
-        if len(calls) == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return forward(batch)
-
-    upscaler._forward = once_out_of_memory
+    calls = inject_out_of_memory(upscaler)
     with caplog.at_level(logging.WARNING, logger="vsr.infer.upscaler"):
         retried = upscaler.upscale(frames)
     assert calls[0] == (1, 3, 96, 128) and upscaler.tile == 64  # whole frame, then 64 tiles
@@ -102,10 +80,7 @@ def test_out_of_memory_halves_the_tile_and_retries(caplog):
 def test_out_of_memory_at_the_smallest_tile_is_one_line():
     upscaler = Upscaler(MODEL, device="cpu", threads=2, tile=48)
 
-    def always(batch: torch.Tensor) -> torch.Tensor:
-        raise torch.OutOfMemoryError("CUDA out of memory.")
-
-    upscaler._forward = always
+    inject_out_of_memory(upscaler, times=100)
     with pytest.raises(VsrError, match="out of cpu memory even at tile 48") as caught:
         upscaler.upscale(astronaut(96, 128)[None])
     assert "\n" not in str(caught.value)

@@ -154,12 +154,33 @@ def ten_bit_frame(side: int) -> np.ndarray:
     return frame[None]
 
 
+def computing_in_fp16(upscaler: Upscaler) -> Upscaler:
+    """The same Upscaler computing in fp16, as `precision: auto` runs Compact/ESRGAN models on
+    CUDA (torch runs fp16 convolutions on the CPU too; the Upscaler allows it on CUDA only)."""
+    upscaler._descriptor.to(torch.float16)
+    upscaler.dtype, upscaler.precision = torch.float16, "fp16"
+    return upscaler
+
+
+def inject_out_of_memory(upscaler: Upscaler, times: int = 1) -> list[tuple[int, ...]]:
+    """Make the first `times` model calls raise torch.OutOfMemoryError, as a GPU out of memory
+    would; returns the input shapes of every call, for checking what the retry did."""
+    forward, calls = upscaler._forward, []
+
+    def failing(batch: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(batch.shape))
+        if len(calls) <= times:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return forward(batch)
+
+    upscaler._forward = failing
+    return calls
+
+
 def check_ten_bit_fp16(ctx: Context) -> Result:
     frame = ten_bit_frame(ctx.side)
-    if ctx.dry:  # the CPU runs fp16 convolutions; the Upscaler allows fp16 on CUDA only
-        half = ctx.upscaler(ANIME, precision="fp32")
-        half._descriptor.to(torch.float16)
-        half.dtype, half.precision = torch.float16, "fp16"
+    if ctx.dry:
+        half = computing_in_fp16(ctx.upscaler(ANIME, precision="fp32"))
     else:
         half = ctx.upscaler(ANIME, precision="fp16")
     out = half.upscale(frame)
@@ -217,15 +238,7 @@ def check_oom_retry(ctx: Context) -> Result:
     at once (no budget); elsewhere a forward that raises torch.OutOfMemoryError once."""
     if ctx.dry:
         upscaler = ctx.upscaler(ANIME, tile_overlap=8)
-        forward, calls = upscaler._forward, []
-
-        def once(batch: torch.Tensor) -> torch.Tensor:
-            calls.append(tuple(batch.shape))
-            if len(calls) == 1:
-                raise torch.OutOfMemoryError("CUDA out of memory (injected)")
-            return forward(batch)
-
-        upscaler._forward = once
+        inject_out_of_memory(upscaler)
         out = upscaler.upscale(picture(ctx.side * 3, ctx.side * 3)[None])
         ok = upscaler.tile > 0 and out.shape[1] == ctx.side * 12
         text = f"(dry) injected OOM: retried at tile {upscaler.tile}"
