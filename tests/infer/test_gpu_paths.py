@@ -154,3 +154,15 @@ def test_summary_device_from_the_upscale_jobs(tmp_path):
     mixed = collect_devices(paths)
     assert mixed["gpu"] == "NVIDIA L4" and mixed["others"][0]["gpu"] == "NVIDIA A10G"
     assert collect_devices([]) is None
+
+
+def test_compile_cache_is_shared_not_tmp(tmp_path, monkeypatch):
+    from vsr.infer.backends.pytorch import use_shared_compile_cache
+
+    for name in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "VSR_COMPILE_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VSR_CACHE_DIR", str(tmp_path / "shared"))
+    assert use_shared_compile_cache() == tmp_path / "shared" / "torch-compile" / "inductor"
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    monkeypatch.setenv("VSR_COMPILE_CACHE_DIR", str(tmp_path / "work" / "compile"))
+    assert use_shared_compile_cache() == tmp_path / "work" / "compile" / "inductor"
