@@ -93,6 +93,7 @@ def test_onnxruntime_out_of_memory_is_recognised():
     assert is_out_of_memory(Fail("Failed to allocate memory for requested buffer of size 8"))
     assert not is_out_of_memory(Fail("Invalid input name"))
     assert not is_out_of_memory(RuntimeError("out of memory"))  # not a device allocator's
+    assert is_out_of_memory(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
 
 
 def test_budget_counts_accumulators_and_colour_conversion():

@@ -34,3 +34,16 @@ def test_without_cuda_the_real_run_is_one_line():
     with pytest.raises(VsrError, match="CUDA is not usable on this machine") as caught:
         gpu_check.main(["--checks", "environment"])
     assert "\n" not in str(caught.value)
+
+
+def test_gpu_peak_matches_whole_model_names():
+    from vsr.measure.bench import gpu_fp16_peak
+
+    assert gpu_fp16_peak("NVIDIA L4") == 121.0
+    assert gpu_fp16_peak("NVIDIA L40S") == 362.0 and gpu_fp16_peak("NVIDIA L40") == 181.0
+    assert gpu_fp16_peak("NVIDIA A10G") == 70.0 and gpu_fp16_peak("NVIDIA A10") == 125.0
+    assert gpu_fp16_peak("NVIDIA H100 PCIe") == 756.0
+    assert gpu_fp16_peak("NVIDIA H100 80GB HBM3") == 989.0
+    assert (
+        gpu_fp16_peak("NVIDIA H200") == 989.0 and gpu_fp16_peak("NVIDIA GeForce RTX 4090") is None
+    )

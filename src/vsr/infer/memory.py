@@ -55,8 +55,10 @@ def is_out_of_memory(error: BaseException) -> bool:
 
     if isinstance(error, torch.OutOfMemoryError):
         return True
-    from_ort = type(error).__module__.startswith("onnxruntime")
-    return from_ort and bool(OOM_PATTERN.search(str(error)))
+    if type(error).__module__.startswith("onnxruntime"):
+        return bool(OOM_PATTERN.search(str(error)))
+    # cuDNN and cuBLAS failing to get workspace reach torch as plain RuntimeErrors.
+    return isinstance(error, RuntimeError) and "_STATUS_ALLOC_FAILED" in str(error)
 
 
 def fit(batch_size: int, fits: int, limit: bool) -> int:
