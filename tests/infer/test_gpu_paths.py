@@ -13,7 +13,7 @@ from vsr.errors import VsrError
 from vsr.infer.backends.onnx import check_providers, run_precision, trt_profile
 from vsr.infer.memory import I420_BYTES_PER_PIXEL, is_out_of_memory
 from vsr.infer.upscaler import NonFiniteOutput, Upscaler, to_model_input
-from vsr.measure.gpu_check import computing_in_fp16, inject_out_of_memory, ten_bit_frame
+from vsr.measure.gpu_inputs import computing_in_fp16, inject_out_of_memory, ten_bit_frame
 from vsr.steps.summary import collect_devices
 from vsr.steps.upscale import _upscale_batch
 from vsr.util import write_json

@@ -20,9 +20,7 @@ import argparse
 import json
 import logging
 import re
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -43,6 +41,14 @@ from vsr.infer.device import (
 )
 from vsr.infer.upscaler import Upscaler
 from vsr.measure.bench import gpu_fp16_peak, model_flops
+from vsr.measure.gpu_inputs import (
+    BusySampler,
+    computing_in_fp16,
+    inject_out_of_memory,
+    picture,
+    ten_bit_frame,
+    write_tiny_swin2sr,
+)
 from vsr.media.metrics import psnr
 from vsr.models.registry import REGISTRY
 
@@ -79,25 +85,6 @@ class Context:
         name = str(self.swin_dir) if model == "swin2sr-tiny" else model
         options.setdefault("backend", "torch")
         return Upscaler(name, device=str(self.device), **options)
-
-
-def picture(height: int, width: int, top: int = 100) -> np.ndarray:
-    from skimage import data, transform
-
-    photo = data.astronaut()
-    if height + top > photo.shape[0] or width > photo.shape[1]:
-        scaled = transform.resize(photo, (height + top, max(width, 512)), anti_aliasing=True)
-        photo = (scaled * 255).round().astype(np.uint8)
-    return np.ascontiguousarray(photo[top : top + height, :width])
-
-
-def write_tiny_swin2sr(folder: Path) -> Path:
-    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
-
-    config = Swin2SRConfig(embed_dim=12, depths=[1], num_heads=[2], window_size=8, upscale=4)
-    torch.manual_seed(0)
-    Swin2SRForImageSuperResolution(config).eval().save_pretrained(folder)
-    return folder
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -145,36 +132,6 @@ def check_models_auto(ctx: Context) -> Result:
     return Result(
         "models-auto", "FAIL" if failures else "PASS", "; ".join(failures) or summary, rows
     )
-
-
-def ten_bit_frame(side: int) -> np.ndarray:
-    """A 10-bit picture as swscale's rgb48le gives it (<< 6), with a white patch at 65535."""
-    frame = (picture(side, side).astype(np.uint16) * 4 + 3) << 6
-    frame[4 : side // 2, 4 : side // 2] = 65535
-    return frame[None]
-
-
-def computing_in_fp16(upscaler: Upscaler) -> Upscaler:
-    """The same Upscaler computing in fp16, as `precision: auto` runs Compact/ESRGAN models on
-    CUDA (torch runs fp16 convolutions on the CPU too; the Upscaler allows it on CUDA only)."""
-    upscaler._descriptor.to(torch.float16)
-    upscaler.dtype, upscaler.precision = torch.float16, "fp16"
-    return upscaler
-
-
-def inject_out_of_memory(upscaler: Upscaler, times: int = 1) -> list[tuple[int, ...]]:
-    """Make the first `times` model calls raise torch.OutOfMemoryError, as a GPU out of memory
-    would; returns the input shapes of every call, for checking what the retry did."""
-    forward, calls = upscaler._forward, []
-
-    def failing(batch: torch.Tensor) -> torch.Tensor:
-        calls.append(tuple(batch.shape))
-        if len(calls) <= times:
-            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
-        return forward(batch)
-
-    upscaler._forward = failing
-    return calls
 
 
 def check_ten_bit_fp16(ctx: Context) -> Result:
@@ -312,47 +269,6 @@ def check_bicubic(ctx: Context) -> Result:
     ok = agreement >= 50
     text = f"{agreement:.1f} dB from F.interpolate; {fps:.1f} frames/s (the floor)"
     return Result("bicubic", "PASS" if ok else "FAIL", text, {"fps": fps})
-
-
-class BusySampler:
-    """GPU busy share (nvidia-smi utilization.gpu, sampled every 0.1 s) while a run lasts."""
-
-    def __init__(self, index: int):
-        self.index, self.samples, self.stop = index, [], threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        query = [
-            "nvidia-smi",
-            f"--id={self.index}",
-            "--query-gpu=utilization.gpu",
-            "--format=csv,noheader,nounits",
-            "-lms",
-            "100",
-        ]
-        try:
-            with subprocess.Popen(query, stdout=subprocess.PIPE, text=True) as process:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    if re.fullmatch(r"\d+", line.strip()):
-                        self.samples.append(int(line))
-                    if self.stop.is_set():
-                        process.terminate()
-                        break
-        except OSError:
-            pass
-
-    def __enter__(self) -> BusySampler:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-    @property
-    def share(self) -> float | None:
-        return sum(self.samples) / len(self.samples) / 100 if self.samples else None
 
 
 def throughput(ctx: Context, model: str) -> dict[str, Any]:
