@@ -151,7 +151,9 @@ def resolve_dtype(precision: str, device: torch.device, descriptor: Any, label: 
             device_bf16(device),
         )
     if precision not in PRECISIONS:
-        raise VsrError(f"precision={precision}", f"unknown precision (one of {list(PRECISIONS)})")
+        raise VsrError(
+            f"precision={precision}", f"unknown precision (auto, {', '.join(PRECISIONS)})"
+        )
     if precision == "fp16" and device.type != "cuda":
         raise VsrError(f"precision={precision}", "fp16 needs a CUDA device; use fp32 or bf16")
     if (precision == "fp16" and not descriptor.supports_half) or (
