@@ -103,6 +103,8 @@ def test_budget_counts_accumulators_and_colour_conversion():
     assert upscaler.plan(180, 320) == (0, 1)
     tile, _ = upscaler.plan(180, 320, I420_BYTES_PER_PIXEL)
     assert 0 < tile < 320  # tiled along the width
+    upscaler.max_side = 128  # as with a TensorRT engine's shape profile
+    assert upscaler.plan(120, 128)[0] == 0 and upscaler.plan(120, 200)[0] == 128
 
 
 def test_blend_weights_are_built_once_per_kind_of_tile():

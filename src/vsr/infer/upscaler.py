@@ -123,6 +123,8 @@ class Upscaler:
             self._descriptor.architecture.id, UNKNOWN_ARCH_BYTES_PER_PIXEL
         ) * (torch.finfo(self.dtype).bits / 32)
         self.budget_bytes = memory_budget_mb * 2**20
+        # TensorRT's engine takes sides up to its shape profile's: larger frames go in tiles.
+        self.max_side: int | None = getattr(self._forward, "max_side", None)
         self._transfer = Transfer(self.device)
         self._weights: dict[tuple[int, ...], torch.Tensor] = {}
         # What really computes: ONNX Runtime's CUDA provider runs its fp32 graph whatever was
@@ -150,6 +152,8 @@ class Upscaler:
         tiled_left = self.budget_bytes - out_pixels * (out_bytes + ACCUMULATOR_BYTES_PER_PIXEL)
         if tile == 0 and frame_bytes > self.budget_bytes:
             tile = auto_tile(int(max(tiled_left, 0) / self.bytes_per_pixel), self.tile_overlap)
+        if self.max_side and (tile or max(height, width)) > self.max_side:
+            tile = self.max_side
         if tile and (height > tile or width > tile):
             per_tile = min(tile, height) * min(tile, width) * self.bytes_per_pixel
             return tile, fit(self.batch_size, int(tiled_left // per_tile), self.tile == 0)

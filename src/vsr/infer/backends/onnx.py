@@ -193,4 +193,6 @@ def onnxruntime_forward(network: Network) -> Forward:
 
     forward.providers = used  # type: ignore[attr-defined]
     forward.precision = run_precision(network, used)  # type: ignore[attr-defined]
+    if used and used[0] == "TensorrtExecutionProvider":
+        forward.max_side = TRT_MAX_SIDE  # type: ignore[attr-defined]
     return forward
