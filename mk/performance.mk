@@ -25,3 +25,13 @@ bench-planning: install
 # 20 short titles through the Slurm profile: run wall time, Slurm jobs, sum of job wall times.
 bench-archive-slurm: install cluster-up
 	$(PY) -m vsr.measure.archive_slurm --titles 20 --ungrouped
+
+.PHONY: gpu-check
+
+# The first thing to run on a new GPU (under 5 minutes; never in CI): the node's driver against
+# the torch build, every model at precision auto, 10-bit at fp16, DAT, colour on the device,
+# tiles, an out-of-memory retry, ONNX Runtime/TensorRT where installed, the bicubic floor and a
+# throughput table; one PASS/FAIL line each, bench/gpu-<gpu>.json. On a CPU:
+# GPU_CHECK_ARGS=--dry-run runs every check's mechanism in tiny form.
+gpu-check: install $(VENV)/.installed-nodeps
+	$(PY) -m vsr.measure.gpu_check $(GPU_CHECK_ARGS)

@@ -14,6 +14,7 @@ from vsr.paths import check_pattern_safe, safe_name  # noqa: E402
 from vsr.workflow.snakemake import exit_on_error  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 from vsr.workflow.stages import shard_steps  # noqa: E402
+from vsr.infer.visible import upscale_gpus  # noqa: E402
 
 # Every step is one `vsr step ...` call of the package, run by the workflow's own interpreter.
 VSR = f"{shlex.quote(sys.executable)} -m vsr step"
@@ -133,6 +134,13 @@ def maybe_temp(path):
 
 def get_upscale_mem_mb(wildcards, attempt):
     return 4000 * attempt
+
+
+def get_upscale_gpu(wildcards):
+    """The `gpu` resource of an upscale job: 1 where it runs on CUDA, so a profile's `gpu`
+    limit (the local profile: 1) never puts two upscale jobs on one GPU; 0 on the CPU.
+    """
+    return upscale_gpus(config["upscale"].get("device", "auto"), os.environ)
 
 
 def get_upscale_runtime(wildcards, attempt):

@@ -18,6 +18,7 @@ rule upscale_encode:
     resources:
         mem_mb=get_upscale_mem_mb,
         runtime=get_upscale_runtime,
+        gpu=get_upscale_gpu,
     params:
         vsr=VSR,
         index=str(VIDEO.shard_index),

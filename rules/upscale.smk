@@ -13,6 +13,7 @@ rule upscale:
     resources:
         mem_mb=get_upscale_mem_mb,
         runtime=get_upscale_runtime,
+        gpu=get_upscale_gpu,
     params:
         vsr=VSR,
         model=lambda wildcards: get_row(wildcards)["model"],

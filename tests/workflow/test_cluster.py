@@ -78,3 +78,16 @@ def test_install_profile_links_the_folder_and_leaves_a_real_one_alone(tmp_path: 
     real.mkdir(parents=True)
     install_profile(source, real)
     assert not real.is_symlink()
+
+
+def test_one_upscale_job_per_gpu_with_its_share_of_the_node():
+    for gpus, cpus in ((1, 4), (4, 48), (8, 96)):
+        shapes = {"gpu": [Node(cpus, 192000, gpus)], "cpu": [Node(8, 15000, 0)]}
+        values = profile_values({}, shapes)
+        assert values.jobs_per_gpu_node == gpus
+        assert values.threads["upscale"] == cpus // gpus
+        upscale = next(r for r in values.requests() if r.rule == "upscale")
+        assert upscale.gpus == 1 and upscale.fits(Node(cpus // gpus, 192000 // gpus, 1))
+    shapes = {"gpu": [Node(48, 192000, 4)], "cpu": [Node(8, 15000, 0)]}
+    two = profile_values({"VSR_SLURM_GPUS_PER_JOB": "2"}, shapes)
+    assert (two.jobs_per_gpu_node, two.threads["upscale"]) == (2, 24)

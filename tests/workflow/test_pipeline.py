@@ -185,6 +185,10 @@ def test_summary_reports_stages(batch):
     assert set(summary["stages"]) == {"probe", "split", "upscale", "encode", "assemble"}
     assert summary["stages"]["upscale"]["frames"] == 20
     assert summary["output"].endswith("main/final.mp4")
+    # What the upscale jobs ran on, as they ran it (this machine has no GPU).
+    device = summary["device"]
+    assert (device["device"], device["gpu"], device["precision"]) == ("cpu", None, "fp32")
+    assert device["backend"] in {"torch", "torch-compile", "onnxruntime", "ncnn"}
 
 
 def test_rerun_after_deleting_one_upscaled_shard_redoes_only_that_shard(batch):

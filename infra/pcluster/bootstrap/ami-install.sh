@@ -20,10 +20,21 @@ tar -xzf "$PREFIX/vsr-src.tar.gz" -C "$PREFIX/src"
 
 python3 -m venv "$PREFIX/.venv"
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip wheel
-"$PREFIX/.venv/bin/pip" wheel -q -r "$PREFIX/src/requirements.txt" -w "$PREFIX/wheelhouse"
+for requirements in requirements.txt requirements-gpu.txt; do
+  "$PREFIX/.venv/bin/pip" wheel -q -r "$PREFIX/src/$requirements" -w "$PREFIX/wheelhouse"
+done
 "$PREFIX/.venv/bin/pip" install -q --no-index --find-links "$PREFIX/wheelhouse" \
   -r "$PREFIX/src/requirements.txt"
+# GPU nodes run ONNX Runtime's CUDA/TensorRT providers: onnxruntime-gpu replaces onnxruntime.
+"$PREFIX/.venv/bin/pip" uninstall -q -y onnxruntime
+"$PREFIX/.venv/bin/pip" install -q --no-index --find-links "$PREFIX/wheelhouse" \
+  -r "$PREFIX/src/requirements-gpu.txt"
 "$PREFIX/.venv/bin/pip" install -q --no-deps "$PREFIX/src"
+
+# The build instance is a GPU instance with the parent image's driver: an image whose driver
+# is older than the torch build's CUDA (or whose GPU it has no kernels for) fails here, loudly.
+"$PREFIX/.venv/bin/python" -m vsr.infer.device --check-node ||
+  { echo "vsr AMI: the NVIDIA driver/GPU cannot run this torch build (see above)" >&2; exit 1; }
 
 # Weights are converted once and cached; nodes copy this cache to shared storage.
 for model in "${MODELS[@]}"; do

@@ -20,8 +20,11 @@ export XDG_CACHE_HOME=$shared/cache
 PROFILE
 
 if [ "$kind" = gpu ]; then
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-  "$repo/.venv/bin/python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' ||
-    { echo "torch sees no CUDA device on this GPU node" >&2; exit 1; }
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
+    { echo "vsr gpu node: nvidia-smi failed: no working NVIDIA driver" >&2; exit 1; }
+  # Driver against the torch build's CUDA, the GPU's architecture against its kernels, and
+  # torch really initialising CUDA: a node that would upscale on its CPUs fails here instead.
+  "$repo/.venv/bin/python" -m vsr.infer.device --check-node ||
+    { echo "vsr gpu node: CUDA unusable for $repo/.venv (see above)" >&2; exit 1; }
 fi
 echo "vsr $kind node ready"

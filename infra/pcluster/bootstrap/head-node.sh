@@ -17,6 +17,11 @@ if [ ! -x "$repo/.venv/bin/snakemake" ]; then
   python3 -m venv "$repo/.venv"
   "$repo/.venv/bin/pip" install -q --no-index --find-links "$ami/wheelhouse" \
     -r "$repo/requirements.txt"
+  # The venv is shared with the GPU nodes: ONNX Runtime with CUDA/TensorRT providers (its CPU
+  # provider still serves CPU nodes).
+  "$repo/.venv/bin/pip" uninstall -q -y onnxruntime
+  "$repo/.venv/bin/pip" install -q --no-index --find-links "$ami/wheelhouse" \
+    -r "$repo/requirements-gpu.txt"
   "$repo/.venv/bin/pip" install -q --no-deps -e "$repo"
 fi
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from vsr.infer.memory import I420_BYTES_PER_PIXEL
+
 # Luma weights (Kr, Kb) by swscale matrix name (see vsr.media.colour.sws_matrix).
 KR_KB = {
     "ITU601": (0.299, 0.114),
@@ -23,6 +25,8 @@ KR_KB = {
 
 class ToI420:
     """(N,3,H,W) float RGB in [0,1] -> (N, 3H/2, W) uint8 I420 (Y, then U, then V planes)."""
+
+    bytes_per_pixel = I420_BYTES_PER_PIXEL  # device work memory per output pixel
 
     def __init__(self, matrix: str, colour_range: str, device: torch.device):
         kr, kb = KR_KB[matrix]

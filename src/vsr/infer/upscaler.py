@@ -2,11 +2,18 @@
 
 This is the hot path. Frames go to torch without per-pixel Python: an (N,H,W,3) array viewed as
 (N,3,H,W) already *is* channels-last memory, so only one dtype conversion is made on the way in
-and one rounding + copy on the way out.
+and one rounding + copy on the way out. Integers are scaled to [0, 1] in fp32 before the cast to
+the model's dtype: 16-bit white (65535) does not fit fp16 (max 65504) and would become inf.
+
+On CUDA: copies go through pinned memory on their own stream (vsr.infer.transfer), cuDNN picks
+its kernels once per shape (frames and tiles of a shard all have one shape), and a call that
+runs out of device memory is retried with half the batch, then half the tile, and logged.
+Every output is checked for NaN, which fp16 overflow inside a model turns into black patches.
 """
 
-import math
+import logging
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,47 +21,46 @@ import torch
 from vsr.defaults import section
 from vsr.errors import VsrError
 from vsr.infer import backends
+from vsr.infer.device import PRECISIONS, describe, device_report, resolve_device, resolve_dtype
+from vsr.infer.memory import (
+    ACCUMULATOR_BYTES_PER_PIXEL,
+    ACTIVATION_BYTES_PER_PIXEL,
+    STORE_BYTES_PER_PIXEL,
+    UNKNOWN_ARCH_BYTES_PER_PIXEL,
+    auto_tile,
+    fit,
+    halved_tile,
+    is_out_of_memory,
+)
+from vsr.infer.transfer import Transfer
 from vsr.models import open_model
 from vsr.models.registry import _ncnn_files as ncnn_files
 
 # A direct caller gets what a workflow run gets: the config's `upscale` defaults.
 DEFAULTS = section("upscale")
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+log = logging.getLogger(__name__)
 FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
-
-# Peak activation memory per *input* pixel at fp32, by spandrel architecture id: peak-RSS growth
-# of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW, the worse case).
-ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
-UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
-TILE_MULTIPLE = 8
-MIN_TILE = 32
+__all__ = ["FULL_SCALE", "PRECISIONS", "NonFiniteOutput", "Upscaler", "auto_tile", "to_model_input"]
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise VsrError(f"device={device}", "CUDA is not available on this machine")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise VsrError(f"device={device}", "unknown device (auto, cpu, cuda, cuda:N)") from error
+class NonFiniteOutput(VsrError):
+    """The model produced NaN for a frame (fp16 overflow inside the network, a broken kernel)."""
+
+    def __init__(self, frame: int, precision: str):
+        self.frame = frame
+        super().__init__(
+            f"frame {frame}", f"the model output is NaN/inf at {precision} (try precision fp32)"
+        )
 
 
-def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "auto":  # fp16 where a CUDA GPU runs the model, fp32 elsewhere
-        precision = "fp16" if device.type == "cuda" else "fp32"
-    if precision not in PRECISIONS:
-        raise VsrError(f"precision={precision}", f"unknown precision (one of {list(PRECISIONS)})")
-    if precision == "fp16" and device.type != "cuda":
-        raise VsrError(f"precision={precision}", "fp16 needs a CUDA device; use fp32 or bf16")
-    return PRECISIONS[precision]
+def to_model_input(frames: torch.Tensor, full_scale: float, dtype: torch.dtype) -> torch.Tensor:
+    """(N,H,W,3) integer or float frames -> (N,3,H,W) in [0, 1] at `dtype` (channels-last).
 
-
-def auto_tile(pixels_per_call: int, overlap: int) -> int:
-    """Largest square tile (a multiple of 8) whose forward pass fits the budget."""
-    side = math.isqrt(max(pixels_per_call, 1)) // TILE_MULTIPLE * TILE_MULTIPLE
-    return max(side, MIN_TILE, 2 * overlap + TILE_MULTIPLE)
+    Scaled in fp32 first: uint16 white is 65535, above fp16's largest value (65504)."""
+    nchw = frames.permute(0, 3, 1, 2).to(torch.float32)
+    if full_scale != 1.0:
+        nchw = nchw.mul_(1.0 / full_scale)
+    return nchw.to(dtype)
 
 
 def window_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -99,49 +105,72 @@ class Upscaler:
         if threads:
             torch.set_num_threads(threads)
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(precision, self.device)
         spec, self._descriptor = open_model(model)
         self.name: str = spec.name
-        self._check_precision(precision)
+        # `auto`: per model (what the architecture supports in half) and per device.
+        self.precision = resolve_dtype(precision, self.device, self._descriptor, self.name)
+        self.dtype = PRECISIONS[self.precision]
         self._descriptor.to(self.device, self.dtype)
         self._descriptor.model.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            # One frame size per shard and one tile size per frame: autotuning pays once.
+            torch.backends.cudnn.benchmark = True
         network = backends.Network(
-            self.name, self._descriptor, self.device, self.dtype, ncnn_files(spec)
+            self.name, self._descriptor, self.device, self.dtype, ncnn_files(spec), batch_size
         )
         # auto: the fastest backend measured on this device; see vsr.infer.backends
         self.backend, self._forward = backends.build(backend, network)
         self.scale: int = self._descriptor.scale
         self.batch_size, self.tile, self.tile_overlap = batch_size, tile, tile_overlap
-        bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL.get(
+        self.bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL.get(
             self._descriptor.architecture.id, UNKNOWN_ARCH_BYTES_PER_PIXEL
         ) * (torch.finfo(self.dtype).bits / 32)
-        self.pixels_per_call = int(memory_budget_mb * 2**20 / bytes_per_pixel)
+        self.budget_bytes = memory_budget_mb * 2**20
+        # TensorRT's engine takes sides up to its shape profile's: larger frames go in tiles.
+        self.max_side: int | None = getattr(self._forward, "max_side", None)
+        self._transfer = Transfer(self.device)
+        self._weights: dict[tuple[int, ...], torch.Tensor] = {}
+        # What really computes: ONNX Runtime's CUDA provider runs its fp32 graph whatever was
+        # asked, and says which providers loaded.
+        runs_at = getattr(self._forward, "precision", self.precision)
+        providers = getattr(self._forward, "providers", None)
+        self.report = device_report(self.device, runs_at, self.backend, providers)
+        log.info("%s: %s", self.name, describe(self.report))
 
-    def _check_precision(self, precision: str) -> None:
-        descriptor = self._descriptor
-        if (self.dtype == torch.float16 and not descriptor.supports_half) or (
-            self.dtype == torch.bfloat16 and not descriptor.supports_bfloat16
-        ):
-            raise VsrError(self.name, f"this architecture does not support {precision}")
+    @property
+    def pixels_per_call(self) -> int:
+        """Input pixels one model call may hold within the budget (activations only)."""
+        return int(self.budget_bytes / self.bytes_per_pixel)
 
-    def plan(self, height: int, width: int) -> tuple[int, int]:
-        """(tile side or 0 for whole frames, frames or tiles per model call) for a frame size."""
+    def plan(
+        self, height: int, width: int, out_bytes: int = STORE_BYTES_PER_PIXEL
+    ) -> tuple[int, int]:
+        """(tile side or 0 for whole frames, frames or tiles per model call) for a frame size.
+
+        `out_bytes`: work memory per output pixel beside the model's activations (the rounding
+        copy, or the on-device colour conversion); tiled frames add the blend accumulators."""
+        out_pixels = height * width * self.scale**2
+        frame_bytes = height * width * self.bytes_per_pixel + out_pixels * out_bytes
         tile = self.tile
-        if tile == 0 and height * width > self.pixels_per_call:
-            tile = auto_tile(self.pixels_per_call, self.tile_overlap)
+        tiled_left = self.budget_bytes - out_pixels * (out_bytes + ACCUMULATOR_BYTES_PER_PIXEL)
+        if tile == 0 and frame_bytes > self.budget_bytes:
+            tile = auto_tile(int(max(tiled_left, 0) / self.bytes_per_pixel), self.tile_overlap)
+        if self.max_side and (tile or max(height, width)) > self.max_side:
+            tile = self.max_side
         if tile and (height > tile or width > tile):
-            per_tile = min(tile, height) * min(tile, width)
-            return tile, _fit(self.batch_size, self.pixels_per_call, per_tile, self.tile == 0)
-        return 0, _fit(self.batch_size, self.pixels_per_call, height * width, True)
+            per_tile = min(tile, height) * min(tile, width) * self.bytes_per_pixel
+            return tile, fit(self.batch_size, int(tiled_left // per_tile), self.tile == 0)
+        return 0, fit(self.batch_size, int(self.budget_bytes // frame_bytes), True)
 
     @torch.inference_mode()
-    def upscale_i420(self, frames: np.ndarray, to_i420) -> np.ndarray:
+    def upscale_i420(self, frames: np.ndarray, to_i420: Any) -> np.ndarray:
         """(N,H,W,3) uint8 RGB -> (N, 3sH/2, sW) uint8 I420, converted and quantised on the
         device by `to_i420` (see vsr.infer.colour_device): half the bytes to copy back."""
         count, height, width, _ = frames.shape
         result = np.empty((count, height * self.scale * 3 // 2, width * self.scale), np.uint8)
-        for where, upscaled in self._upscaled(frames):
-            torch.from_numpy(result[where]).copy_(to_i420(upscaled))
+        out_bytes = getattr(to_i420, "bytes_per_pixel", STORE_BYTES_PER_PIXEL)
+        for where, upscaled in self._upscaled(frames, out_bytes):
+            self._transfer.download(to_i420(upscaled), result[where])
         return result
 
     @torch.inference_mode()
@@ -149,34 +178,69 @@ class Upscaler:
         """(N,H,W,3) uint8/uint16/float32 RGB -> (N,sH,sW,3) of the same dtype.
 
         Integers use their full range (uint16: 0..65535, e.g. 10-bit video shifted up) and are
-        rounded and clipped; float32 is taken and returned in [0, 1].
+        rounded and clipped; float32 is taken and returned in [0, 1]. A frame whose output is
+        NaN raises NonFiniteOutput naming it (its index in `frames`).
         """
         full_scale = _check_frames(frames)
         count, height, width, _ = frames.shape
         shape = (count, height * self.scale, width * self.scale, 3)
         result = np.empty(shape, dtype=frames.dtype)
-        for where, upscaled in self._upscaled(frames):
-            _store(upscaled, result[where], full_scale)
+        for where, upscaled in self._upscaled(frames, STORE_BYTES_PER_PIXEL):
+            self._transfer.download(_quantised(upscaled, full_scale), result[where])
         return result
 
-    def _upscaled(self, frames: np.ndarray) -> Iterator[tuple[slice, torch.Tensor]]:
-        """(frames' slice, the model's float output for them), model call by model call."""
+    def _upscaled(self, frames: np.ndarray, out_bytes: int) -> Iterator[tuple[slice, Any]]:
+        """(frames' slice, the model's float output for them), model call by model call; a
+        call that runs out of device memory is retried smaller (see `_shrink`)."""
         full_scale = _check_frames(frames)
         count, height, width, _ = frames.shape
-        tile, per_call = self.plan(height, width)
-        step = 1 if tile else per_call
-        for start in range(0, count, step):
-            batch = self._to_tensor(frames[start : start + step], full_scale)
-            upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
+        start = 0
+        while start < count:
+            tile, per_call = self.plan(height, width, out_bytes)
+            step = 1 if tile else per_call
+            try:
+                batch = self._to_tensor(frames[start : start + step], full_scale)
+                upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
+                _check_finite(upscaled, start, self.precision)
+            except NonFiniteOutput:
+                raise
+            except Exception as error:
+                if not is_out_of_memory(error):
+                    raise
+                self._shrink(height, width, tile, per_call, error)
+                continue
             yield slice(start, start + step), upscaled
+            start += step
+
+    def _shrink(self, height: int, width: int, tile: int, per_call: int, error: Exception) -> None:
+        """After an out-of-memory error: half the batch while it is over 1, else half the tile
+        (the whole frame's longer side to start with); one line when nothing smaller is left."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if per_call > 1:
+            self.batch_size = per_call // 2
+            change = f"batch {per_call} -> {self.batch_size}"
+        else:
+            current = tile or max(height, width)
+            smaller = halved_tile(current, self.tile_overlap)
+            if smaller is None:
+                raise VsrError(
+                    self.name,
+                    f"out of {self.device} memory even at tile {current} "
+                    f"({' '.join(str(error).split())[:120]}); lower memory_budget_mb or "
+                    "use a smaller model",
+                ) from error
+            self.tile = smaller
+            change = f"tile {tile or 'none'} -> {smaller}"
+        self.budget_bytes = max(self.budget_bytes // 2, 1)
+        log.warning("%s: out of %s memory; retrying with %s", self.name, self.device, change)
 
     def _to_tensor(self, frames: np.ndarray, full_scale: float) -> torch.Tensor:
         # NHWC memory viewed as NCHW is channels-last; .to() keeps those strides. Read-only
         # arrays (np.asarray of a PIL image) are copied: torch wants memory it may write.
         writable = frames.flags.writeable
         frames = np.ascontiguousarray(frames) if writable else np.array(frames, order="C")
-        nchw = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2)
-        return nchw.to(self.dtype).mul_(1.0 / full_scale)
+        return to_model_input(self._transfer.upload(frames), full_scale, self.dtype)
 
     def _run_tiled(self, frame: torch.Tensor, tile: int, per_call: int) -> torch.Tensor:
         """Upscale one frame tile by tile; overlapping tiles are cross-faded, leaving no seams."""
@@ -201,26 +265,34 @@ class Upscaler:
     def _tile_weight(
         self, y: int, x: int, tile_h: int, tile_w: int, height: int, width: int
     ) -> torch.Tensor:
-        ramp = max(self.tile_overlap * self.scale, 1)
-        scale = self.scale
-        rows = ramp_weights(tile_h * scale, ramp, y > 0, y + tile_h < height)
-        cols = ramp_weights(tile_w * scale, ramp, x > 0, x + tile_w < width)
-        return (rows[:, None] * cols[None, :]).to(self.device)
+        """Blend weights of a tile: built on the device once per kind of tile (which sides it
+        shares with a neighbour), not uploaded for every tile."""
+        edges = (y > 0, y + tile_h < height, x > 0, x + tile_w < width)
+        key = (tile_h, tile_w, *edges)
+        if key not in self._weights:
+            ramp = max(self.tile_overlap * self.scale, 1)
+            rows = ramp_weights(tile_h * self.scale, ramp, edges[0], edges[1])
+            cols = ramp_weights(tile_w * self.scale, ramp, edges[2], edges[3])
+            self._weights[key] = (rows[:, None] * cols[None, :]).to(self.device)
+        return self._weights[key]
 
 
-def _fit(batch_size: int, pixels_per_call: int, pixels_per_item: int, limit: bool) -> int:
-    """Items per model call: batch_size, reduced (never below 1) to keep within the budget."""
-    return max(1, min(batch_size, pixels_per_call // pixels_per_item)) if limit else batch_size
+def _check_finite(upscaled: torch.Tensor, first: int, precision: str) -> None:
+    """NaN survives the model's clamp (inf does not): find the first frame that has any."""
+    bad = torch.isnan(upscaled).flatten(1).any(dim=1)
+    if bool(bad.any()):
+        raise NonFiniteOutput(first + int(bad.nonzero()[0, 0]), precision)
 
 
-def _store(upscaled: torch.Tensor, dest: np.ndarray, full_scale: float) -> None:
-    """Round to the integer range (the model already clipped to [0, 1]) and copy out as NHWC."""
+def _quantised(upscaled: torch.Tensor, full_scale: float) -> torch.Tensor:
+    """Round to the integer range (the model already clipped to [0, 1]), as NHWC; 8-bit
+    results are quantised on the device: 4x less to copy back."""
     values = upscaled.float()
     if full_scale != 1.0:
         values = values.mul_(full_scale).round_()
     if values.device.type != "cpu" and full_scale == FULL_SCALE[np.dtype(np.uint8)]:
-        values = values.to(torch.uint8)  # quantise on the device: 4x less to copy back
-    torch.from_numpy(dest).copy_(values.permute(0, 2, 3, 1))
+        values = values.to(torch.uint8)
+    return values.permute(0, 2, 3, 1)
 
 
 def _check_frames(frames: np.ndarray) -> float:

@@ -224,13 +224,14 @@ def model_flops(model: str, height: int, width: int) -> float:
     return float(counter.get_total_flops())
 
 
-# Dense fp16 tensor-core peaks (TFLOP/s, vendor datasheets) by a name fragment of the device.
+# Dense fp16 tensor-core peaks (TFLOP/s, vendor datasheets) by model name (see gpu_fp16_peak).
 GPU_FP16_PEAK_TFLOPS = {
     "H200": 989.0,
     "H100 PCIe": 756.0,
     "H100": 989.0,
     "A100": 312.0,
     "L40S": 362.0,
+    "L40": 181.0,
     "L4": 121.0,
     "A10G": 70.0,
     "A10": 125.0,
@@ -240,15 +241,27 @@ GPU_FP16_PEAK_TFLOPS = {
 GPU_SIZE = (480, 640)  # (height, width): 640x480 -> 2560x1920
 
 
+def gpu_fp16_peak(name: str) -> float | None:
+    """The datasheet peak for a device name, matching whole model names, longest first: an
+    "NVIDIA L40S" is not an L4 and an "NVIDIA A10G" not an A10."""
+    import re
+
+    for key in sorted(GPU_FP16_PEAK_TFLOPS, key=len, reverse=True):
+        if re.search(rf"(?<!\w){re.escape(key)}(?!\w)", name):
+            return GPU_FP16_PEAK_TFLOPS[key]
+    return None
+
+
 def gpu_fp16(model: str, backend: str, frames: int, batch_size: int) -> dict[str, Any]:
-    """fp16 frames/s at 640x480 on the CUDA GPU, peak VRAM, and the share of the GPU's peak."""
+    """Frames/s at 640x480 on the CUDA GPU at precision auto (fp16 where the model supports
+    it; the precision actually computed is reported), VRAM, and the share of the fp16 peak."""
     import torch
 
     from vsr.infer.upscaler import Upscaler
 
     height, width = GPU_SIZE
     # Whole frames: the default budget is sized for host memory, not an 80 GB GPU.
-    options = dict(device="cuda", precision="fp16", batch_size=batch_size, memory_budget_mb=32768)
+    options = dict(device="cuda", precision="auto", batch_size=batch_size, memory_budget_mb=32768)
     upscaler = Upscaler(model, backend=backend, **options)
     rng = np.random.default_rng(0)
     batch = rng.integers(0, 256, (batch_size, height, width, 3), dtype=np.uint8)
@@ -262,11 +275,18 @@ def gpu_fp16(model: str, backend: str, frames: int, batch_size: int) -> dict[str
     torch.cuda.synchronize()
     fps = calls * batch_size / (time.perf_counter() - start)
     name = torch.cuda.get_device_name()
-    peak = next((v for k, v in GPU_FP16_PEAK_TFLOPS.items() if k in name), None)
+    peak = gpu_fp16_peak(name)
     achieved = fps * model_flops(model, height, width) / 1e12
+    free, total = torch.cuda.mem_get_info()
     return {
         "device": name,
         "backend": upscaler.backend,
+        # What really computed: ONNX Runtime's CUDA provider runs fp32 whatever was asked.
+        "precision": upscaler.report["precision"],
+        "providers": upscaler.report["providers"],
+        # torch's allocator only; ONNX Runtime's arena is outside it, so also the device-wide
+        # use after the run (both keep their peak blocks cached).
+        "vram_device_used_mb": (total - free) / 2**20,
         "batch_size": batch_size,
         "fps": fps,
         "tflops": achieved,
@@ -291,7 +311,8 @@ def gpu_runs(models: list[str], frames: int) -> list[dict[str, Any]]:
             except subprocess.CalledProcessError as error:
                 print(f"  gpu {model} {backend}: failed ({error.stderr.strip()[-300:]})")
                 continue
-            print(f"  gpu {model} {backend}: {result['fps']:.1f} frames/s fp16 640x480")
+            label = result.get("precision", "fp16")
+            print(f"  gpu {model} {backend}: {result['fps']:.1f} frames/s {label} 640x480")
             runs.append({"model": model, **result})
     return runs
 
@@ -552,7 +573,8 @@ def print_summary(results: dict[str, Any]) -> None:
         fraction = entry["peak_fraction"]
         share = f", {100 * fraction:.0f}% of fp16 peak" if fraction else ""
         print(
-            f"GPU {entry['device']} {entry['model']} {entry['backend']} fp16 640x480: "
+            f"GPU {entry['device']} {entry['model']} {entry['backend']} "
+            f"{entry.get('precision', 'fp16')} 640x480: "
             f"{entry['fps']:.1f} frames/s, {entry['tflops']:.1f} TFLOP/s{share}, "
             f"VRAM peak {entry['vram_peak_mb']:.0f} MB"
         )

@@ -12,10 +12,26 @@ from vsr.util import atomic_output
 CACHE_ENV = "VSR_CACHE_DIR"
 
 
+COMPILE_CACHE_ENV = "VSR_COMPILE_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """`$VSR_CACHE_DIR`, else the user cache dir (e.g. ~/.cache/vsr; on the cluster's nodes
+    XDG_CACHE_HOME points at shared storage, so every node shares it)."""
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("vsr"))
+
+
 def models_cache_dir() -> Path:
     """`$VSR_CACHE_DIR/models`, else the user cache dir (e.g. ~/.cache/vsr/models)."""
-    root = os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("vsr")
-    path = Path(root) / "models"
+    path = cache_root() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def compile_cache_dir() -> Path:
+    """torch.compile's (inductor and Triton) cache: `$VSR_COMPILE_CACHE_DIR`, else
+    `<cache root>/torch-compile`, shared by every job instead of each node's /tmp."""
+    path = Path(os.environ.get(COMPILE_CACHE_ENV) or cache_root() / "torch-compile")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -128,7 +128,8 @@ def build_descriptor(model: torch.nn.Module) -> spandrel.ImageModelDescriptor:
         architecture=_Swin2SRArch(),
         purpose="SR",
         tags=[f"{config.embed_dim}dim", f"w{config.window_size}", config.upsampler],
-        supports_half=True,
+        # As spandrel's own Swin2SR: attention overflows in fp16 (precision auto takes bf16).
+        supports_half=False,
         supports_bfloat16=True,
         scale=config.upscale,
         input_channels=3,

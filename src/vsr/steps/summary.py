@@ -31,6 +31,19 @@ def collect_timings(timing_files: list[str]) -> dict[str, dict[str, float]]:
     return {name: stages[name] for name in STAGES if name in stages}
 
 
+def collect_devices(timing_files: list[str]) -> dict[str, Any] | None:
+    """What the upscale jobs ran on (device, GPU, driver, precision, backend, providers): the
+    one report when every job agrees, else the first with the others under `others`."""
+    reports: list[dict[str, Any]] = []
+    for path in timing_files:
+        report = read_json(path).get("device")
+        if report and report not in reports:
+            reports.append(report)
+    if not reports:
+        return None
+    return reports[0] if len(reports) == 1 else {**reports[0], "others": reports[1:]}
+
+
 def write_summary(
     video_id: str,
     video_type: str,
@@ -56,6 +69,7 @@ def write_summary(
         or info["video"]["frame_rate"],
         "shards": len(index["shards"]),
         "stages": collect_timings(timing_files),
+        "device": collect_devices(timing_files),
         "output": str(Path(final).resolve()),
         "output_bytes": Path(final).stat().st_size,
         # One line per decision a person should check (empty: nothing to look at).

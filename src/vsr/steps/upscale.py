@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from vsr.defaults import section
+from vsr.errors import VsrError
 from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
 from vsr.media.picture import picture_size
@@ -213,11 +214,7 @@ def upscale_shard(
             sink = _Sink(write, maxsize=2)
             try:
                 for batch in _threaded(_batches(decoded(), settings["batch_size"]), maxsize=2):
-                    upscaled = (
-                        upscaler.upscale(batch)
-                        if to_i420 is None
-                        else upscaler.upscale_i420(batch, to_i420)
-                    )
+                    upscaled = _upscale_batch(upscaler, batch, to_i420, shard, progress.done)
                     if stabilizer is not None:
                         pairs = zip(batch, upscaled, strict=True)
                         upscaled = np.stack([stabilizer.apply(lr, sr) for lr, sr in pairs])
@@ -225,8 +222,22 @@ def upscale_shard(
                     progress.update(len(batch))
             finally:
                 sink.close()
-        timer.extra.update(frames=progress.done, fps=progress.fps, model=model)
+        timer.extra.update(
+            frames=progress.done, fps=progress.fps, model=model, device=upscaler.report
+        )
     return {"frames": progress.done, "fps": progress.fps}
+
+
+def _upscale_batch(upscaler: Any, batch: np.ndarray, to_i420: Any, shard: str, done: int) -> Any:
+    """One batch through the model; a NaN output names the shard and its frame number."""
+    from vsr.infer.upscaler import NonFiniteOutput
+
+    try:
+        if to_i420 is None:
+            return upscaler.upscale(batch)
+        return upscaler.upscale_i420(batch, to_i420)
+    except NonFiniteOutput as error:
+        raise VsrError(shard, f"frame {done + error.frame}: {error.problem}") from None
 
 
 def device_colour(

@@ -130,10 +130,21 @@ class ProfileValues:
         return {
             "probe": 1,
             "split": min(2, cpu),
-            "upscale": self.gpu_node.cpus,
+            "upscale": self.upscale_cpus,
             "encode": max(1, cpu // 2),
             "assemble": min(2, cpu),
         }
+
+    @property
+    def jobs_per_gpu_node(self) -> int:
+        """Upscale jobs one GPU node runs side by side: one per `gpus_per_job` GPUs."""
+        return max(1, self.gpu_node.gpus // max(1, self.gpus_per_job))
+
+    @property
+    def upscale_cpus(self) -> int:
+        """CPUs of one upscale job: its share of the GPU node (decode, the lossless or final
+        encode), so a 4- or 8-GPU node (g5.12xlarge, p4d, p5) runs 4 or 8 jobs, not one."""
+        return max(1, self.gpu_node.cpus // self.jobs_per_gpu_node)
 
     def requests(self) -> list[Request]:
         out = []
@@ -264,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     where = "learned from sinfo" if values.learned else "defaults (no sinfo)"
     gpu, cpu = values.gpu_node.describe(), values.cpu_node.describe()
     print(f"gpu node: {gpu}; cpu node: {cpu} ({where})")
+    print(f"upscale jobs per gpu node: {values.jobs_per_gpu_node}")
     for request in values.requests():
         print(f"{request.rule}: {request.describe()} on {request.partition}")
     return 0

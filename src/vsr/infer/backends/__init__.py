@@ -11,8 +11,9 @@ is kept unless another backend beats it by a clear margin.
 - torch: spandrel's eager module (CPU, CUDA; fp32/fp16/bf16).
 - torch-compile: `torch.compile` of it, kept only if it matches eager within QUALITY_DB.
 - onnxruntime: the module exported once to ONNX (opset 17, dynamic N/H/W) and cached beside the
-  converted weights; TensorRT (fp16 when asked) and CUDA execution providers when present,
-  else the CPU one.
+  converted weights; on CUDA the TensorRT (fp16 when asked, one shape profile) and CUDA
+  execution providers of `onnxruntime-gpu` (requirements-gpu.txt), verified after loading,
+  with IO binding on device memory; else the CPU one.
 - ncnn: the original Real-ESRGAN `.param`/`.bin` (CPU, fp32 arithmetic) for registry models
   that ship them.
 """
@@ -78,6 +79,7 @@ def candidates(network: Network) -> list[str]:
     names = ["torch"]
     if not any(True for _ in network.descriptor.model.parameters()):
         return names  # a weightless model (bicubic) is one torch call: nothing to gain
+    # On CUDA without onnxruntime-gpu the calibration logs why it is unusable and skips it.
     if _onnx_usable(network) and _has_onnxruntime():
         names.append("onnxruntime")
     if network.ncnn_files and network.device.type == "cpu" and network.dtype == torch.float32:

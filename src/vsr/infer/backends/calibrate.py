@@ -1,5 +1,5 @@
-"""`auto`: the fastest backend measured on this device, cached per model weights + device +
-precision + threads, so a machine pays for the calibration once."""
+"""`auto`: the fastest backend measured on this device, cached per model weights + device (and
+GPU model) + precision + threads, so a machine pays for the calibration once."""
 
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ def _synchronize(device: torch.device) -> None:
 def calibration_key(network: Network) -> str:
     dtype = str(network.dtype).removeprefix("torch.")
     threads = torch.get_num_threads()
-    return f"{CHOICES_VERSION}|{network.name}|{network.digest()}|{network.device}|{dtype}|{threads}"
+    device = str(network.device)
+    if network.device.type == "cuda":  # cuda:0 is an A10G on one node and an L4 on another
+        device += f"={torch.cuda.get_device_name(network.device)}"
+    return f"{CHOICES_VERSION}|{network.name}|{network.digest()}|{device}|{dtype}|{threads}"
 
 
 def choose(network: Network) -> tuple[str, Forward]:

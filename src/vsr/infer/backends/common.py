@@ -30,6 +30,7 @@ class Network:
     device: torch.device
     dtype: torch.dtype
     ncnn_files: tuple[Path, Path] | None = None
+    max_batch: int = 1  # frames or tiles per call at most (TensorRT's shape profile)
 
     @property
     def scale(self) -> int:

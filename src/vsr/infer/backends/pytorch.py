@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import torch
 
@@ -15,8 +17,19 @@ from vsr.infer.backends.common import (
     probe_batch,
     psnr_db,
 )
+from vsr.models.cache import compile_cache_dir
 
 log = logging.getLogger(__name__)
+
+
+def use_shared_compile_cache() -> Path:
+    """Point inductor's and Triton's caches (compiled kernels, autotuning results, FX graphs)
+    at the shared cache, so a shard's job reuses what an earlier job on any node compiled;
+    variables the user set win."""
+    folder = compile_cache_dir()
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(folder / "inductor"))
+    os.environ.setdefault("TRITON_CACHE_DIR", str(folder / "triton"))
+    return Path(os.environ["TORCHINDUCTOR_CACHE_DIR"])
 
 
 def torch_forward(network: Network) -> Forward:
@@ -25,6 +38,7 @@ def torch_forward(network: Network) -> Forward:
 
 def compiled_forward(network: Network) -> Forward:
     """torch.compile of the module, or eager (with a warning) if it fails or drifts from eager."""
+    use_shared_compile_cache()
     # Autotuning pays off on GPUs only; CUDA graphs would pin every input shape's buffers.
     mode = "max-autotune-no-cudagraphs" if network.device.type == "cuda" else None
     compiled = torch.compile(network.descriptor.model, mode=mode)

@@ -1,0 +1,105 @@
+"""What `vsr.measure.gpu_check` feeds the device: real pictures, a 10-bit frame with white at
+65535, a small Swin2SR checkpoint written on the spot (no download), fp16 arithmetic on the CPU,
+an injected out-of-memory error, and a sampler of the GPU's busy share."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vsr.infer.upscaler import Upscaler
+
+
+def picture(height: int, width: int, top: int = 100) -> np.ndarray:
+    from skimage import data, transform
+
+    photo = data.astronaut()
+    if height + top > photo.shape[0] or width > photo.shape[1]:
+        scaled = transform.resize(photo, (height + top, max(width, 512)), anti_aliasing=True)
+        photo = (scaled * 255).round().astype(np.uint8)
+    return np.ascontiguousarray(photo[top : top + height, :width])
+
+
+def write_tiny_swin2sr(folder: Path) -> Path:
+    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
+
+    config = Swin2SRConfig(embed_dim=12, depths=[1], num_heads=[2], window_size=8, upscale=4)
+    torch.manual_seed(0)
+    Swin2SRForImageSuperResolution(config).eval().save_pretrained(folder)
+    return folder
+
+
+def ten_bit_frame(side: int) -> np.ndarray:
+    """A 10-bit picture as swscale's rgb48le gives it (<< 6), with a white patch at 65535."""
+    frame = (picture(side, side).astype(np.uint16) * 4 + 3) << 6
+    frame[4 : side // 2, 4 : side // 2] = 65535
+    return frame[None]
+
+
+def computing_in_fp16(upscaler: Upscaler) -> Upscaler:
+    """The same Upscaler computing in fp16, as `precision: auto` runs Compact/ESRGAN models on
+    CUDA (torch runs fp16 convolutions on the CPU too; the Upscaler allows it on CUDA only)."""
+    upscaler._descriptor.to(torch.float16)
+    upscaler.dtype, upscaler.precision = torch.float16, "fp16"
+    return upscaler
+
+
+def inject_out_of_memory(upscaler: Upscaler, times: int = 1) -> list[tuple[int, ...]]:
+    """Make the first `times` model calls raise torch.OutOfMemoryError, as a GPU out of memory
+    would; returns the input shapes of every call, for checking what the retry did."""
+    forward, calls = upscaler._forward, []
+
+    def failing(batch: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(batch.shape))
+        if len(calls) <= times:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return forward(batch)
+
+    upscaler._forward = failing
+    return calls
+
+
+class BusySampler:
+    """GPU busy share (nvidia-smi utilization.gpu, sampled every 0.1 s) while a run lasts."""
+
+    def __init__(self, index: int):
+        self.index, self.samples, self.stop = index, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        query = [
+            "nvidia-smi",
+            f"--id={self.index}",
+            "--query-gpu=utilization.gpu",
+            "--format=csv,noheader,nounits",
+            "-lms",
+            "100",
+        ]
+        try:
+            with subprocess.Popen(query, stdout=subprocess.PIPE, text=True) as process:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    if re.fullmatch(r"\d+", line.strip()):
+                        self.samples.append(int(line))
+                    if self.stop.is_set():
+                        process.terminate()
+                        break
+        except OSError:
+            pass
+
+    def __enter__(self) -> BusySampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    @property
+    def share(self) -> float | None:
+        return sum(self.samples) / len(self.samples) / 100 if self.samples else None

@@ -1,0 +1,49 @@
+"""`make gpu-check` on the CPU: the dry run reaches every check (each one's mechanism in tiny
+form: fp16 on 10-bit input, an injected out-of-memory retry, ONNX Runtime's CPU provider...),
+and without CUDA the real run is one line, not a CPU run."""
+
+import json
+
+import pytest
+
+from vsr.errors import VsrError
+from vsr.measure import gpu_check
+
+
+def test_dry_run_reaches_every_check(tmp_path, capsys):
+    code = gpu_check.main(["--dry-run", "--models", "realesr-animevideov3", "--out", str(tmp_path)])
+    lines = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line[:4] in {"PASS", "FAIL", "SKIP"}
+    ]
+    statuses = {line.split()[1].rstrip(":"): line.split()[0] for line in lines}
+    assert set(gpu_check.CHECKS) <= set(statuses), lines
+    assert code == 0 and statuses["gpu-check"] == "PASS", lines
+    assert statuses["tensorrt"] == "SKIP" and statuses["oom-retry"] == "PASS"
+    record = json.loads((tmp_path / "gpu-dry-run.json").read_text())
+    assert [check["name"] for check in record["checks"]] == list(gpu_check.CHECKS)
+    assert record["device"]["device"] == "cpu"
+
+
+def test_without_cuda_the_real_run_is_one_line():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(VsrError, match="CUDA is not usable on this machine") as caught:
+        gpu_check.main(["--checks", "environment"])
+    assert "\n" not in str(caught.value)
+
+
+def test_gpu_peak_matches_whole_model_names():
+    from vsr.measure.bench import gpu_fp16_peak
+
+    assert gpu_fp16_peak("NVIDIA L4") == 121.0
+    assert gpu_fp16_peak("NVIDIA L40S") == 362.0 and gpu_fp16_peak("NVIDIA L40") == 181.0
+    assert gpu_fp16_peak("NVIDIA A10G") == 70.0 and gpu_fp16_peak("NVIDIA A10") == 125.0
+    assert gpu_fp16_peak("NVIDIA H100 PCIe") == 756.0
+    assert gpu_fp16_peak("NVIDIA H100 80GB HBM3") == 989.0
+    assert (
+        gpu_fp16_peak("NVIDIA H200") == 989.0 and gpu_fp16_peak("NVIDIA GeForce RTX 4090") is None
+    )
