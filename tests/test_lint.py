@@ -10,6 +10,7 @@ from helpers.workflow import run, write_manifest
 
 from vsr import WORKFLOW_ROOT
 from vsr.media.sample import ClipSpec, make_clip
+from vsr.workflow.snakemake import snakemake_command
 
 BIN = Path(sys.executable).parent
 PYTHON_DIRS = ["src", "tests", "scripts", "infra"]
@@ -32,16 +33,9 @@ def test_clean(command):
 def test_snakemake_lint(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=32, height=18, frames=6, audio=False))
     manifest = write_manifest(tmp_path / "manifest.tsv", [("clip", str(clip), "anime")])
+    config = {"manifest": str(manifest), "results": str(tmp_path / "results")}
     result = run(
-        [
-            str(BIN / "snakemake"),
-            "--lint",
-            "--cores",
-            "1",
-            "--config",
-            f"manifest={manifest}",
-            f"results={tmp_path / 'results'}",
-        ],
+        snakemake_command(WORKFLOW_ROOT, config, cores=1, profile=None, extra=["--lint"]),
         cwd=WORKFLOW_ROOT,
         timeout=300,
     )
