@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -42,3 +43,13 @@ def test_snakemake_lint(tmp_path):
     assert result.returncode == 0 and "good condition" in result.stdout + result.stderr, (
         result.stdout + result.stderr
     )[-4000:]
+
+
+def test_make_help_lists_every_target():
+    makefiles = [WORKFLOW_ROOT / "Makefile", *sorted((WORKFLOW_ROOT / "mk").glob("*.mk"))]
+    rule = re.compile(r"^([A-Za-z0-9_-]+):(?!=)", re.M)
+    targets = {name for path in makefiles for name in rule.findall(path.read_text())}
+    result = run(["make", "--no-print-directory", "help"], cwd=WORKFLOW_ROOT, timeout=60)
+    listed = dict(re.findall(r"^  make (\S+) +(\S.*)$", result.stdout, re.M))
+    assert result.returncode == 0 and len(targets) >= 25, result.stdout + result.stderr
+    assert set(listed) == targets, f"without a `## ` line: {sorted(targets - set(listed))}"
