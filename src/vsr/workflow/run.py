@@ -20,7 +20,7 @@ from vsr.layout import (
     video_paths,
 )
 from vsr.media.probe import is_image, probe
-from vsr.paths import absolute, check_input_file, check_output_path
+from vsr.user_paths import absolute, check_input_file, check_output_path
 from vsr.workflow.config import check_config, effective_config, parse_items
 from vsr.workflow.lock import WorkLock
 from vsr.workflow.manifest import write_manifest
