@@ -10,10 +10,12 @@ APT_PACKAGES := ffmpeg libjemalloc2
 
 .PHONY: help install system-deps demo test lint bench clean
 
-help:
-	@echo "make demo | make test | make bench | make lint | make clean"
+# Every target says what it does on its own line, after `## `; help prints those lines, per file.
+help:  ## list every target with its description
+	@awk -F ':.*## ' 'FNR == 1 { printf "%s%s:\n", (NR > 1 ? "\n" : ""), FILENAME } \
+		/^[A-Za-z0-9_.-]+:.*## / { printf "  make %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-system-deps:
+system-deps:  ## the Debian packages the project needs (ffmpeg, libjemalloc2)
 	@scripts/install_system_deps.sh $(APT_PACKAGES)
 
 $(STAMP): requirements.txt pyproject.toml
@@ -24,27 +26,27 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP)  ## the virtualenv .venv/ from requirements.txt, with the package
 
-demo: install
+demo: install  ## install, build the bundled sample clip, upscale it with the local profile
 	$(VENV)/bin/vsr demo
 
 # Two workers: the Slurm and AWS tests spend most of their time waiting on daemons and jobs,
 # and tests/conftest.py keeps each machine-wide resource on one worker.
 TEST_WORKERS ?= 2
-test: install
+test: install  ## install, run every test
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15 tests
 
-lint: install
+lint: install  ## ruff, ruff format, snakefmt and snakemake --lint
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/ruff format --check src tests scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(VENV)/bin/snakemake --lint --cores 1
 
-bench: install
+bench: install  ## frames/s of the pipeline vs model-only, per-frame and bicubic (bench/results.*)
 	$(PY) scripts/bench.py
 
-clean:
+clean:  ## delete demo, results, work, .snakemake and bench/out
 	rm -rf demo results work .snakemake bench/out
 
 # Per-area targets (Slurm cluster, AWS stand-ins, infra checks) live in mk/*.mk.

@@ -23,7 +23,6 @@ STARTED = time.time()
 
 
 include: "rules/common.smk"
-include: "rules/picture.smk"
 include: "rules/probe.smk"
 include: "rules/split.smk"
 

@@ -3,11 +3,11 @@
 # `eval "$(scripts/aws_standins.py env)"` exports the AWS_ENDPOINT_URL* variables clients use.
 .PHONY: aws-up aws-down aws-status
 
-aws-up:
+aws-up:  ## start the local AWS stand-ins (ministack :4566, moto :5000)
 	@python3 scripts/aws_standins.py up
 
-aws-down:
+aws-down:  ## stop the local AWS stand-ins
 	@python3 scripts/aws_standins.py down
 
-aws-status:
+aws-status:  ## whether the local AWS stand-ins run
 	@python3 scripts/aws_standins.py status

@@ -2,7 +2,7 @@
 .PHONY: bench-slurm
 
 # Slurm per-shard overhead and 1 vs 2 concurrent upscale jobs, on the local cluster.
-bench-slurm: install cluster-up
+bench-slurm: install cluster-up  ## Slurm per-shard overhead, 1 vs 2 upscale jobs (local cluster)
 	$(PY) -m vsr.measure.bench_slurm
 
 .PHONY: bench-scale bench-overhead bench-planning bench-archive-slurm
@@ -11,19 +11,19 @@ bench-slurm: install cluster-up
 # peak disk, peak memory, frame count, A/V offset at the last minute. SCALE_ARGS to change it,
 # e.g. SCALE_ARGS="--minutes 2 --size 320x240".
 SCALE_ARGS ?= --minutes 30 --size 640x480
-bench-scale: install
+bench-scale: install  ## a synthetic 30-minute film: peak disk and memory, A/V offset at the end
 	$(PY) -m vsr.measure.scale $(SCALE_ARGS)
 
 # Core-seconds per output frame outside the model, both intermediate designs, vs FFmpeg's floor.
-bench-overhead: install
+bench-overhead: install  ## core-seconds per frame outside the model vs FFmpeg's floor
 	$(PY) -m vsr.measure.overhead --frames 144 --shard-frames 144
 
 # `snakemake -n` time for growing numbers of titles (337 shards each, synthetic checkpoints).
-bench-planning: install
+bench-planning: install  ## snakemake -n time for growing numbers of titles
 	$(PY) -m vsr.measure.planning --titles 1 3 10 30 100 --shards 337
 
 # 20 short titles through the Slurm profile: run wall time, Slurm jobs, sum of job wall times.
-bench-archive-slurm: install cluster-up
+bench-archive-slurm: install cluster-up  ## 20 short titles through the Slurm profile
 	$(PY) -m vsr.measure.archive_slurm --titles 20 --ungrouped
 
 .PHONY: gpu-check

@@ -5,9 +5,9 @@
 
 UI_ARGS ?=
 
-ui: install
+ui: install  ## the web UI (UI_ARGS, e.g. --local-only)
 	$(VENV)/bin/vsr ui $(UI_ARGS)
 
 # Browser tests only (headless Debian Chromium; installed by the test fixture when missing).
-ui-test: install
+ui-test: install  ## the browser tests of the web UI
 	$(PY) -m pytest -q tests/apps/test_ui.py

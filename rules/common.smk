@@ -9,8 +9,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from vsr.layout import VideoPaths  # noqa: E402
+from vsr.media.picture import settings_from  # noqa: E402
 from vsr.workflow.manifest import is_remote, load_manifest  # noqa: E402
-from vsr.paths import check_pattern_safe, safe_name  # noqa: E402
+from vsr.user_paths import check_pattern_safe, safe_name  # noqa: E402
 from vsr.workflow.snakemake import exit_on_error  # noqa: E402
 from vsr.util import read_json  # noqa: E402
 from vsr.workflow.stages import shard_steps  # noqa: E402
@@ -150,3 +151,11 @@ def get_upscale_runtime(wildcards, attempt):
 
 def get_cpu_runtime(wildcards, attempt):
     return max(10, config["shard_frames"] // 30) * attempt
+
+
+def get_picture_settings_json(wildcards):
+    """Picture settings of one video (deinterlace, crop, crop_pad, output aspect and size): the
+    config's, overridden by the manifest row's columns of the same names. The probe step plans
+    with them."""
+    row_values = get_row(wildcards).to_dict()
+    return json.dumps(settings_from(config, row_values), sort_keys=True)

@@ -1,8 +1,9 @@
-# Optional quality panel per video for `snakemake --report report.html`: a middle frame of the
-# final video beside bicubic x4 of the source, flicker of both, and per-stage timings. Cheap:
-# it decodes five frames of each file. Included from the Snakefile; built by REPORT_PANELS.
+# A quality panel per video for `snakemake --report report.html`: a middle frame of the final
+# video beside bicubic x4 of the source, flicker of both, and per-stage timings. Cheap: it
+# decodes five frames of each file.
 
-# Each video's report panel: add to `rule all` (or build with the target quality_report).
+# Each video's report panel: `rule all` builds them, `rule videos` (what `vsr upscale` runs) does
+# not; the target quality_report builds only them.
 REPORT_PANELS = [
     str(VIDEO.report_file("panel.png")).format(video=video) for video in MANIFEST.index
 ]

@@ -1,5 +1,5 @@
-"""The `vsr` command: the user's commands (upscale, models, demo, sample, evaluate, ui, watch,
-run-s3); `vsr step NAME` hands over to the workflow step's own module (vsr.steps.NAME)."""
+"""The `vsr` command: the user's commands, one table (`COMMANDS`) that both the parser and the
+dispatch read; `vsr step NAME` hands over to the workflow step's own module (vsr.steps.NAME)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from vsr.errors import VsrError, user_error
+from vsr.errors import VsrError, print_error, user_error
 from vsr.names import VIDEO_TYPES
 from vsr.util import usable_cpus
 
@@ -46,11 +48,11 @@ def step_main(argv: list[str]) -> int:
     try:
         return module.run(args) or 0
     except (VsrError, OSError, KeyboardInterrupt) as exc:
-        print(f"vsr: error: {user_error(exc, _subject(args, name))}", file=sys.stderr)
+        print_error(user_error(exc, _subject(args, name)))
         return 2
     except Exception as exc:
         traceback.print_exc()  # into the step's log, above the one line
-        print(f"vsr: error: {user_error(exc, _subject(args, name))}", file=sys.stderr)
+        print_error(user_error(exc, _subject(args, name)))
         return 2
 
 
@@ -69,15 +71,11 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors as one line too: `vsr: error: --shard-frames: must be at least 1, got 0`."""
 
     def error(self, message: str):  # type: ignore[override]
-        print(f"vsr: error: {message.removeprefix('argument ')}", file=sys.stderr)
+        print_error(message.removeprefix("argument "))
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="vsr", description="4x AI video super-resolution")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("upscale", help="upscale one video (or image) with the workflow")
+def _upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--type", choices=VIDEO_TYPES, default="real")
@@ -94,113 +92,166 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--keep-work", action="store_true", help="keep intermediate shards")
 
-    sub.add_parser("models", help="list the models, their sources and licences")
 
-    p = sub.add_parser("demo", help="build the bundled sample clip and upscale it")
+def _upscale(args: argparse.Namespace) -> None:
+    from vsr.workflow.run import upscale_file
+
+    out = upscale_file(
+        args.input,
+        args.output,
+        video_type=args.type,
+        model=args.model,
+        shard_frames=args.shard_frames,
+        cores=args.cores,
+        profile=args.profile,
+        extra_config=args.config,
+        keep_work=args.keep_work,
+    )
+    print(out)
+
+
+def _models(args: argparse.Namespace) -> None:
+    from vsr.models.registry import format_models
+
+    print(format_models())
+
+
+def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cores", type=int, default=usable_cpus())
 
-    p = sub.add_parser("sample", help="write a test clip made from real photos")
+
+def _demo(args: argparse.Namespace) -> None:
+    from vsr.workflow.run import demo
+
+    print(demo(cores=args.cores))
+
+
+def _sample_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out")
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--size", default="320x180")
     p.add_argument("--rate", default="24")
 
-    p = sub.add_parser("qc", help="check an output against its source (frames, sync, aspect...)")
+
+def _sample(args: argparse.Namespace) -> None:
+    from vsr.media.sample import ClipSpec, make_clip
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    spec = ClipSpec(
+        width=width,
+        height=height,
+        frames=args.frames,
+        rate=args.rate,
+        subtitles=True,
+        chapters=True,
+    )
+    print(make_clip(args.out, spec))
+
+
+def _qc_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source")
     p.add_argument("output")
 
-    sub.add_parser("evaluate", help="measure quality against bicubic", add_help=False)
-    sub.add_parser(
-        "watch", help="consume S3 upload events and run the workflow locally", add_help=False
-    )
-    sub.add_parser(
-        "run-s3", help="run the workflow for one S3 upload (head node job)", add_help=False
-    )
-    sub.add_parser("step", help="one workflow step (called by the Snakemake rules)", add_help=False)
+
+def _qc(args: argparse.Namespace) -> None:
+    from vsr.steps.qc import check, failure_line
+
+    report = check(args.source, args.output)
+    print(json.dumps(report, indent=2, default=str))
+    if not report["passed"]:
+        raise failure_line(args.output, report)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One user command: its name and one-line help, and either its own `main(argv)`
+    (`module:function`, imported only when that command runs) or this module's arguments and
+    run function."""
+
+    name: str
+    help: str
+    main: str = ""
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    run: Callable[[argparse.Namespace], None] | None = None
+
+
+# `vsr --help` and the dispatch below both read this table.
+COMMANDS = (
+    Command(
+        "upscale",
+        "upscale one video (or image) with the workflow",
+        arguments=_upscale_arguments,
+        run=_upscale,
+    ),
+    Command(
+        "batch",
+        "upscale a whole archive: one Snakemake run per chunk of titles",
+        main="vsr.workflow.batch:main",
+    ),
+    Command("models", "list the models, their sources and licences", run=_models),
+    Command(
+        "demo", "build the bundled sample clip and upscale it", arguments=_demo_arguments, run=_demo
+    ),
+    Command(
+        "sample",
+        "write a test clip made from real photos",
+        arguments=_sample_arguments,
+        run=_sample,
+    ),
+    Command(
+        "qc",
+        "check an output against its source (frames, sync, aspect...)",
+        arguments=_qc_arguments,
+        run=_qc,
+    ),
+    Command("evaluate", "measure quality against bicubic", main="vsr.measure.evaluate:main"),
+    Command("ui", "the web UI: upload, upscale, compare, download", main="vsr.apps.ui:main"),
+    Command(
+        "watch",
+        "consume S3 upload events and run the workflow locally",
+        main="vsr.cloud.watch:main",
+    ),
+    Command(
+        "run-s3",
+        "run the workflow for one S3 upload (head node job)",
+        main="vsr.cloud.run_s3:run_s3_main",
+    ),
+    Command("step", "one workflow step (called by the Snakemake rules)", main="vsr.cli:step_main"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vsr", description="4x AI video super-resolution")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        # A command with its own main() parses its own arguments (and its own --help).
+        p = sub.add_parser(command.name, help=command.help, add_help=not command.main)
+        if command.arguments:
+            command.arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["watch"]:
-        from vsr.cloud.watch import main as watch_main
-
-        return watch_main(argv[1:])
-    if argv[:1] == ["ui"]:
-        from vsr.apps.ui import main as ui_main
-
-        return ui_main(argv[1:])
-    if argv[:1] == ["evaluate"]:
-        from vsr.measure.evaluate import main as evaluate_main
-
-        return evaluate_main(argv[1:])
-    if argv[:1] == ["step"]:
-        return step_main(argv[1:])
-    if argv[:1] == ["batch"]:
-        from vsr.workflow.batch import main as batch_main
-
-        return batch_main(argv[1:])
-    if argv[:1] == ["run-s3"]:
-        from vsr.cloud.run_s3 import run_s3_main
-
-        return run_s3_main(argv[1:])
+    by_name = {command.name: command for command in COMMANDS}
+    if argv[:1] and argv[0] in by_name and by_name[argv[0]].main:
+        module, function = by_name[argv[0]].main.split(":")
+        return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        if args.command == "qc":
-            from vsr.steps.qc import check, failure_line
-
-            report = check(args.source, args.output)
-            print(json.dumps(report, indent=2, default=str))
-            if not report["passed"]:
-                raise failure_line(args.output, report)
-        elif args.command == "models":
-            from vsr.models.registry import format_models
-
-            print(format_models())
-        elif args.command == "upscale":
-            from vsr.workflow.run import upscale_file
-
-            out = upscale_file(
-                args.input,
-                args.output,
-                video_type=args.type,
-                model=args.model,
-                shard_frames=args.shard_frames,
-                cores=args.cores,
-                profile=args.profile,
-                extra_config=args.config,
-                keep_work=args.keep_work,
-            )
-            print(out)
-        elif args.command == "demo":
-            from vsr.workflow.run import demo
-
-            print(demo(cores=args.cores))
-        elif args.command == "sample":
-            from vsr.media.sample import ClipSpec, make_clip
-
-            width, height = (int(v) for v in args.size.lower().split("x"))
-            spec = ClipSpec(
-                width=width,
-                height=height,
-                frames=args.frames,
-                rate=args.rate,
-                subtitles=True,
-                chapters=True,
-            )
-            print(make_clip(args.out, spec))
+        by_name[args.command].run(args)
     except (VsrError, OSError, KeyboardInterrupt) as exc:
         # Any failure, one line: the file the user gave (or the one the system names) and what
         # happened. Steps keep the traceback of unexpected failures in their log, above it.
-        print(f"vsr: error: {user_error(exc, _subject(args, args.command))}", file=sys.stderr)
+        print_error(user_error(exc, _subject(args, args.command)))
         return 2
     except Exception as exc:
         if os.environ.get("VSR_DEBUG"):
             traceback.print_exc()
-        print(f"vsr: error: {user_error(exc, _subject(args, args.command))}", file=sys.stderr)
+        print_error(user_error(exc, _subject(args, args.command)))
         return 2
     return 0
 

@@ -1,4 +1,10 @@
-"""One exception type for problems a user can fix, printed as one line."""
+"""One exception type for problems a user can fix, printed as one line, and that line's format."""
+
+import sys
+
+# Every one-line error starts with this, on stderr; a workflow run finds its failed step's line
+# in the step's log by it.
+ERROR_PREFIX = "vsr: error: "
 
 
 class VsrError(Exception):
@@ -32,3 +38,23 @@ def user_error(exc: BaseException, path: object) -> VsrError:
         return VsrError(path, "interrupted")
     text = " ".join(str(exc).split()) or "no details"
     return VsrError(path, f"{type(exc).__name__}: {text}")
+
+
+def print_error(message: object, prog: str = "vsr") -> None:
+    """The one-line error on stderr: `vsr: error: MESSAGE` (`prog`: a tool of its own)."""
+    prefix = ERROR_PREFIX if prog == "vsr" else f"{prog}: error: "
+    print(f"{prefix}{message}", file=sys.stderr, flush=True)
+
+
+def error_line_message(line: str) -> str | None:
+    """What `print_error` wrote on this line (None: not an error line)."""
+    return line.removeprefix(ERROR_PREFIX) if line.startswith(ERROR_PREFIX) else None
+
+
+def parse_error_line(line: str) -> VsrError | None:
+    """A `vsr: error: FILE: PROBLEM` line read back as the VsrError it was (None: another line)."""
+    message = error_line_message(line)
+    if message is None:
+        return None
+    path, _, problem = message.partition(": ")
+    return VsrError(path, problem)

@@ -16,7 +16,7 @@ from typing import Any
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # jemalloc keeps large activation buffers mapped instead of page-faulting them in again for every
-# frame, as glibc malloc does: 1.45-1.55x faster CPU inference (see ENVIRONMENT.md).
+# frame, as glibc malloc does: eager torch at 4.13 frames/s against 2.3-2.6 (docs/performance.md).
 JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from vsr import WORKFLOW_ROOT
 from vsr.measure.archive_slurm import squeue_fields
+from vsr.workflow.snakemake import snakemake_program
 
 REPO = WORKFLOW_ROOT
 CLUSTER_SCRIPT = REPO / "scripts" / "slurm_cluster.py"
@@ -97,7 +98,7 @@ class Run:
 
 def snakemake_command(*args: str) -> list[str]:
     # Jobs re-run this same interpreter by absolute path: the venv must be on the shared FS.
-    return [sys.executable, "-m", "snakemake", *args]
+    return [*snakemake_program(), *args]
 
 
 def slurm_env(**overrides: str) -> dict[str, str]:

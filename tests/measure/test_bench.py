@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vsr.measure import bench
+from vsr.measure import bench, bench_cost, bench_report, bench_runs
 
 ANIME = "realesr-animevideov3"
 
@@ -20,7 +20,7 @@ ANIME = "realesr-animevideov3"
 def test_flops_per_frame_match_the_architecture():
     # SRVGGNetCompact: 3->64 conv, 16 convs 64->64, 64->48 conv (3x3, at input resolution).
     multiply_adds_per_pixel = 9 * (3 * 64 + 16 * 64 * 64 + 64 * 48)
-    assert bench.model_flops(ANIME, 36, 64) == 2 * multiply_adds_per_pixel * 36 * 64
+    assert bench_cost.model_flops(ANIME, 36, 64) == 2 * multiply_adds_per_pixel * 36 * 64
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def tiny_bench(tmp_path_factory) -> dict:
 
 
 def test_every_run_reports_a_speed(tiny_bench: dict):
-    assert set(tiny_bench["fps"]) == set(bench.RUNS)
+    assert set(tiny_bench["fps"]) == set(bench_runs.RUNS)
     assert all(fps > 0 for fps in tiny_bench["fps"].values())
     assert tiny_bench["pipeline_steps_s"]["upscale"] > 0
     cpu = tiny_bench["cpu_s"]  # the pipeline's whole process tree does more than the model
@@ -56,8 +56,8 @@ def test_pipeline_output_is_the_per_frame_baselines(tiny_bench: dict):
 def test_plot_and_summary(tiny_bench: dict, tmp_path: Path, capsys):
     backends = [{"model": ANIME, "frames": 12, "fps": {"torch-nchw": 1.0, "torch": 1.1}}]
     results = {"models": [tiny_bench], "backends": backends, "gpu": []}
-    bench.plot(results, tmp_path / "results.png")
+    bench_report.plot(results, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 10_000
-    bench.print_summary(results)
+    bench_report.print_summary(results)
     printed = capsys.readouterr().out
     assert "pipeline_vs_per_frame" in printed and "1.10x eager NCHW" in printed

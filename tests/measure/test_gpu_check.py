@@ -37,7 +37,7 @@ def test_without_cuda_the_real_run_is_one_line():
 
 
 def test_gpu_peak_matches_whole_model_names():
-    from vsr.measure.bench import gpu_fp16_peak
+    from vsr.measure.bench_gpu import gpu_fp16_peak
 
     assert gpu_fp16_peak("NVIDIA L4") == 121.0
     assert gpu_fp16_peak("NVIDIA L40S") == 362.0 and gpu_fp16_peak("NVIDIA L40") == 181.0

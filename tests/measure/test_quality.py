@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from vsr.measure.evaluate import main as evaluate_main
 from vsr.measure.evaluate import pan_clip
 from vsr.media import metrics as q
 from vsr.media.sample import ClipSpec, make_clip
+from vsr.workflow.snakemake import snakemake_command
 
 VSR = [sys.executable, "-m", "vsr"]
 DAT = "dat-light-x4"
@@ -197,10 +199,14 @@ def report_run(tmp_path_factory):
     manifest.write_text(
         f"id\tsource\ttype\tmodel\nanime\t{anime}\tanime\t\nd\t{dat}\treal\t{DAT}\n"
     )
-    base = [sys.executable, "-m", "snakemake", "--snakefile", str(flow / "Snakefile")]
-    base += ["--cores", "2", "--config", f"manifest={manifest}", f"results={work / 'results'}"]
+    config = {"manifest": str(manifest), "results": str(work / "results")}
+    targets = ["all", "quality_report"]
+    local = str(flow / "profiles" / "local")
+    command = partial(
+        snakemake_command, work, config, cores=2, targets=targets, workflow=flow / "Snakefile"
+    )
     run = subprocess.run(
-        [*base, "--profile", str(flow / "profiles" / "local"), "--", "all", "quality_report"],
+        command(profile=local),
         cwd=work,
         capture_output=True,
         text=True,
@@ -208,7 +214,7 @@ def report_run(tmp_path_factory):
     )
     assert run.returncode == 0, run.stderr[-4000:]
     report = subprocess.run(
-        [*base, "--report", str(work / "report.zip"), "--", "all", "quality_report"],
+        command(profile=None, extra=["--report", str(work / "report.zip")]),
         cwd=work,
         capture_output=True,
         text=True,

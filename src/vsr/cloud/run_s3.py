@@ -32,7 +32,7 @@ from vsr.cloud.s3 import (
 )
 from vsr.cloud.trigger import HeadNodeCommand
 from vsr.cloud.uploads import Upload, check_uuid
-from vsr.errors import VsrError
+from vsr.errors import VsrError, print_error
 from vsr.layout import VideoPaths, default_workdir, video_paths
 from vsr.names import VIDEO_TYPES
 from vsr.workflow.config import parse_items
@@ -143,7 +143,7 @@ def run_job(job: Job, options: RunOptions, s3: Any = None) -> bool:
     except (VsrError, ClientError, BotoCoreError, OSError) as error:
         message = " ".join(str(error).split())
         status.write("failed", error=message)
-        print(f"vsr: error: {message}", file=sys.stderr)
+        print_error(message)
         return False
     status.write("done", **published)
     print(f"vsr: done {job.uuid}: {published['output']}", file=sys.stderr)
@@ -187,6 +187,6 @@ def run_s3_main(argv: list[str]) -> int:
             S3Uri.parse(args.output, want_key=False),
         )
     except VsrError as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
+        print_error(error)
         return 2
     return 0 if run_job(job, run_options(args)) else 1

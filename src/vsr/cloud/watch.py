@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vsr.cloud.run_s3 import Job, common_arguments, run_job, run_options
 from vsr.cloud.s3 import S3Uri, client
 from vsr.cloud.uploads import TriggerSettings, accept_event
-from vsr.errors import VsrError
+from vsr.errors import VsrError, print_error
 
 
 def _queue_url(sqs: Any, queue: str) -> str:
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         s3, sqs = client("s3"), client("sqs")
         queue_url = _queue_url(sqs, args.queue)
     except (VsrError, ClientError, BotoCoreError) as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
+        print_error(error)
         return 2
     return _watch_loop(args, settings, s3, sqs, queue_url)
 

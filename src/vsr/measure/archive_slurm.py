@@ -10,7 +10,6 @@ without the profile's job groups (with: `vsr batch --profile slurm`, one title p
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from typing import Any
 from vsr import WORKFLOW_ROOT
 from vsr.measure.overhead import save
 from vsr.media.sample import ClipSpec, make_clip
+from vsr.workflow.config import parse_items
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 
@@ -65,15 +66,16 @@ def run(
     results = work / ("grouped" if group else "ungrouped")
     config = ["intermediate=none", f"shard_frames={shard_frames}"]
     fast = ["--slurm-init-seconds-before-status-checks", "3"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VSR_SLURM_")}
+    env = {k: v for k, v in snakemake_env("slurm").items() if not k.startswith("VSR_SLURM_")}
     if group:  # vsr batch: one title per Snakemake run, its jobs grouped
         command = [sys.executable, "-m", "vsr", "batch", str(manifest), "-o", str(results)]
         command += ["--profile", "slurm", "--parallel", str(parallel), "--config", *config]
         command += fast
     else:  # one Snakemake run over every title, one Slurm job per rule and shard
-        command = [sys.executable, "-m", "snakemake", "-s", str(WORKFLOW_ROOT / "Snakefile")]
-        command += ["--profile", "slurm", "-d", str(results), "videos", *fast]
-        command += ["--config", f"manifest={manifest}", f"results={results}", *config]
+        settings = {"manifest": str(manifest), "results": str(results), **parse_items(config)}
+        command = snakemake_command(
+            results, settings, cores=None, profile="slurm", extra=fast, targets=["videos"]
+        )
     started = time.perf_counter()
     done = subprocess.run(
         command, cwd=WORKFLOW_ROOT, env=env, capture_output=True, text=True, check=False

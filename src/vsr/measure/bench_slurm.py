@@ -25,7 +25,7 @@ from vsr import WORKFLOW_ROOT
 from vsr.layout import video_paths
 from vsr.media.sample import ClipSpec, make_clip
 from vsr.workflow.manifest import write_manifest
-from vsr.workflow.snakemake import snakemake_command
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "3", "--latency-wait", "5"]
@@ -43,7 +43,10 @@ def run_workflow(work: Path, clip: Path, model: str, profile: str, shard_frames:
     extra = FAST_STATUS if profile == "slurm" else []
     command = snakemake_command(work, config, cores=2, profile=profile, extra=extra)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=work)
+    env = snakemake_env(profile)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=work, env=env
+    )
     seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"{profile} run failed:\n{done.stderr[-3000:]}")

@@ -40,7 +40,8 @@ from vsr.infer.device import (
     resolve_device,
 )
 from vsr.infer.upscaler import Upscaler
-from vsr.measure.bench import gpu_fp16_peak, model_flops
+from vsr.measure.bench_cost import model_flops
+from vsr.measure.bench_gpu import gpu_fp16_peak
 from vsr.measure.gpu_inputs import (
     BusySampler,
     computing_in_fp16,

@@ -21,15 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vsr.measure.encoding import ENCODE, ffmpeg_encode_args
 from vsr.media.sample import ClipSpec, make_clip
 
 VSR_STEP = [sys.executable, "-m", "vsr", "step"]
 FUSED = [sys.executable, "-m", "vsr", "step", "fused"]
-ENCODE = {"codec": "libx264", "crf": 18, "preset": "medium", "options": {}}
 UPSCALE = {"backend": "torch", "device": "cpu", "allocator": "jemalloc"}
 
 
 def children_cpu() -> float:
+    """CPU seconds of every finished child process tree (all their threads and descendants)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -42,7 +43,7 @@ def timed(command: list[str]) -> float:
 
 
 def floor(clip: Path, out: Path) -> float:
-    encode = ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-threads", "1"]
+    encode = ffmpeg_encode_args(threads=1)
     scale = ["-vf", "scale=iw*4:ih*4:flags=bicubic", "-filter_threads", "1"]
     command = ["ffmpeg", "-v", "error", "-y", "-threads", "1", "-i", str(clip)]
     return timed([*command, *scale, *encode, "-an", str(out)])

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from vsr import WORKFLOW_ROOT
 from vsr.measure.overhead import children_cpu
 from vsr.media.sample import ClipSpec, make_clip
 from vsr.util import write_json
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 PROBE = {
     "container_out": "mp4",
@@ -57,11 +55,11 @@ def synthetic_archive(root: Path, titles: int, shards: int, source: Path) -> Pat
 
 
 def dry_run(manifest: Path, results: Path, intermediate: str, extra: list[str]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "snakemake", "-s", str(WORKFLOW_ROOT / "Snakefile")]
-    command += ["-n", "--quiet", "rules", "--cores", "1", "-d", str(results.parent), *extra]
-    command += ["--config", f"manifest={manifest}", f"results={results}"]
-    command += [f"intermediate={intermediate}", "keep_upscaled=False"]
-    env = dict(os.environ, SLURM_CONF=os.devnull)  # the Slurm plugin's start-up probe: no wait
+    config = {"manifest": str(manifest), "results": str(results)}
+    config |= {"intermediate": intermediate, "keep_upscaled": "False"}
+    options = ["-n", "--quiet", "rules", *extra]
+    command = snakemake_command(results.parent, config, cores=1, profile=None, extra=options)
+    env = snakemake_env(None)
     start, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds, cpu = time.perf_counter() - start, children_cpu() - cpu

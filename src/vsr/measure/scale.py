@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,9 +24,9 @@ from typing import Any
 import av
 import numpy as np
 
-from vsr import WORKFLOW_ROOT
 from vsr.layout import video_paths
 from vsr.measure.overhead import save
+from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 RATE = 24
 FLASH_EVERY_S = 60
@@ -157,12 +156,11 @@ def run_film(
     work.mkdir(parents=True, exist_ok=True)
     manifest = work / "manifest.tsv"
     manifest.write_text(f"id\tsource\ttype\tmodel\nfilm\t{film}\treal\tbicubic\n")
-    command = [sys.executable, "-m", "snakemake", "-s", str(WORKFLOW_ROOT / "Snakefile")]
-    command += ["--profile", str(WORKFLOW_ROOT / "profiles" / "local"), "--cores", str(cores)]
-    command += ["-d", str(work), "videos", "--config", f"manifest={manifest}"]
-    command += [f"results={results}", "keep_upscaled=False", f"intermediate={intermediate}"]
-    command += [f"shard_frames={shard_frames}", f"encode={{preset: {preset}}}"]
-    env = dict(os.environ, SLURM_CONF=os.devnull)
+    config = {"manifest": str(manifest), "results": str(results), "keep_upscaled": "False"}
+    config |= {"intermediate": intermediate, "shard_frames": str(shard_frames)}
+    config["encode"] = f"{{preset: {preset}}}"
+    command = snakemake_command(work, config, cores=cores, targets=["videos"])
+    env = snakemake_env("local")
     started = time.perf_counter()
     with (work / "snakemake.log").open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -16,7 +16,7 @@ import av
 
 from vsr.errors import VsrError
 from vsr.media.integrity import check_frame_size, check_integrity
-from vsr.paths import check_input_file
+from vsr.user_paths import check_input_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 

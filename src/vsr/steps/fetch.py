@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vsr.cloud.s3 import fetch_object
-from vsr.errors import VsrError
+from vsr.errors import VsrError, print_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         fetch_object(args.source, args.dest, args.cache)
     except (VsrError, Boto3Error, ClientError, BotoCoreError) as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     return 0

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _DONE = object()
 
 
-class Progress:
+class ShardProgress:
     """Frames done, frames/s and ETA: logged every few seconds and written to a JSON file."""
 
     def __init__(self, label: str, total: int, path: str | None, every_s: float = 2.0):
@@ -209,7 +209,7 @@ def upscale_shard(
                     )
                 )
 
-        progress = Progress(f"upscale {shard}", _frame_count(shard), progress_json)
+        progress = ShardProgress(f"upscale {shard}", _frame_count(shard), progress_json)
         with writer:
             sink = _Sink(write, maxsize=2)
             try:

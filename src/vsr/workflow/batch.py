@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, print_error
 from vsr.layout import video_paths
 from vsr.util import atomic_output, read_json
 from vsr.workflow.config import effective_config
@@ -126,11 +126,15 @@ def run_batch(
         chunk_manifest = write_manifest(workdir / "manifest.tsv", rows)
         settings = {"manifest": str(chunk_manifest), "results": str(results)}
         command = snakemake_command(
-            workdir, settings, cores=cores, profile=profile, extra=["--keep-going", "videos"]
+            workdir,
+            settings,
+            cores=cores,
+            profile=profile,
+            extra=["--keep-going", *(extra or [])],
+            targets=["videos"],
         )
-        if config:
+        if config:  # the user's KEY=VALUE items as given, before the chunk's own settings
             command[command.index("--config") + 1 : command.index("--config") + 1] = config
-        command += list(extra or [])
         log = workdir / "snakemake.log"
         with log.open("w") as handle:
             done = subprocess.run(
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             extra=extra,
         )
     except VsrError as exc:
-        print(f"vsr: error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     done = sum(1 for r in records.values() if r["status"] == "done")
     elapsed = time.perf_counter() - started

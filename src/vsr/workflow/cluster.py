@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
+from vsr.errors import print_error
 
 # ParallelCluster queues that infra/pcluster/generate_config.py writes (g5.xlarge, c6i.2xlarge).
 DEFAULT_SHAPES = {"gpu": (4, 15000, 1), "cpu": (8, 15000, 0)}
@@ -238,7 +239,7 @@ def profile_values_or_exit(env: Mapping[str, str] | None = None) -> ProfileValue
     try:
         return profile_values(env)
     except ClusterMismatch as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
+        print_error(error)
         raise SystemExit(1) from None
 
 

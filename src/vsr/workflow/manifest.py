@@ -14,7 +14,7 @@ import pandas as pd
 
 from vsr.errors import VsrError
 from vsr.names import VIDEO_TYPES
-from vsr.paths import check_input_file
+from vsr.user_paths import check_input_file
 
 REQUIRED = ("id", "source", "type")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

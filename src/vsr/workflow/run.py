@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
-from vsr.errors import VsrError
+from vsr.errors import VsrError, parse_error_line
 from vsr.layout import (
     UPSCALE_VIDEO_ID,
     VideoPaths,
@@ -20,7 +20,7 @@ from vsr.layout import (
     video_paths,
 )
 from vsr.media.probe import is_image, probe
-from vsr.paths import absolute, check_input_file, check_output_path
+from vsr.user_paths import absolute, check_input_file, check_output_path
 from vsr.workflow.config import check_config, effective_config, parse_items
 from vsr.workflow.lock import WorkLock
 from vsr.workflow.manifest import write_manifest
@@ -32,9 +32,9 @@ def first_step_error(*logs: Path) -> VsrError | None:
     """The one-line error a failed step printed (`vsr: error: FILE: PROBLEM`), if any."""
     for log in logs:
         for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("vsr: error: "):
-                path, _, problem = line.removeprefix("vsr: error: ").partition(": ")
-                return VsrError(path, problem)
+            error = parse_error_line(line)
+            if error is not None:
+                return error
     return None
 
 
@@ -129,7 +129,7 @@ def _run_workflow(
     # The work folder belongs to this output alone (WorkLock); Snakemake's own lock would only
     # make a run killed earlier block the resume.
     command = snakemake_command(
-        work, config, cores=cores, profile=profile, extra=["--nolock", "videos"]
+        work, config, cores=cores, profile=profile, extra=["--nolock"], targets=["videos"]
     )
     log = work / "snakemake.log"
     print(f"upscaling {source} -> {out} (workflow log: {log})", file=sys.stderr)

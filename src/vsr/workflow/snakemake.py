@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from vsr import WORKFLOW_ROOT
-from vsr.errors import VsrError
+from vsr.errors import VsrError, error_line_message, print_error
 
 
 def profile_dir(profile: str) -> Path:
@@ -32,31 +32,35 @@ def snakefile() -> Path:
     return path
 
 
+def snakemake_program() -> list[str]:
+    """Snakemake as this interpreter's module: jobs it starts re-run the same interpreter."""
+    return [sys.executable, "-m", "snakemake"]
+
+
 def snakemake_command(
     workdir: Path,
     config: Mapping[str, str],
     *,
-    cores: int,
+    cores: int | None,
     profile: str | None = "local",
     extra: list[str] | None = None,
+    targets: list[str] | None = None,
+    workflow: Path | None = None,
 ) -> list[str]:
-    """`python -m snakemake` on the bundled Snakefile, run in `workdir` (where `.snakemake/` and
-    relative paths go), with a profile (None: none) and `--config` values."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(snakefile()),
-        "--directory",
-        str(workdir),
-    ]
+    """`python -m snakemake` on the bundled Snakefile (or `workflow`), run in `workdir` (where
+    `.snakemake/` and relative paths go), with a profile (None: none), `cores` (None: the
+    profile's), more options (`extra`), `--config` values and the targets (after `--`, so
+    neither the config values nor an option in `extra` can take them as its own)."""
+    command = [*snakemake_program(), "--snakefile", str(workflow or snakefile())]
+    command += ["--directory", str(workdir)]
     if profile is not None:
         command += ["--profile", str(profile_dir(profile))]
-    command += ["--cores", str(cores)]
+    if cores is not None:
+        command += ["--cores", str(cores)]
+    command += list(extra or [])
     if config:
         command += ["--config", *(f"{k}={v}" for k, v in config.items())]
-    return command + list(extra or [])
+    return command + (["--", *targets] if targets else [])
 
 
 def snakemake_env(profile: str | None) -> dict[str, str]:
@@ -77,12 +81,10 @@ def snakemake_env(profile: str | None) -> dict[str, str]:
 def exit_on_error() -> Iterator[None]:
     """For code run while Snakemake reads the workflow: a VsrError ends the run with its one
     line and exit status 1, without Snakemake's traceback frame lines around it."""
-    from vsr.errors import VsrError
-
     try:
         yield
     except VsrError as exc:
-        print(f"vsr: error: {exc}", file=sys.stderr, flush=True)
+        print_error(exc)
         raise SystemExit(1) from None
 
 
@@ -97,6 +99,6 @@ def step_error_lines(results: str | os.PathLike[str], since: float) -> list[str]
         except OSError:
             continue
         for line in text.splitlines():
-            if line.startswith("vsr: error: ") and line not in lines:
+            if error_line_message(line) is not None and line not in lines:
                 lines.append(line)
     return lines

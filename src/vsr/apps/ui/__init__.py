@@ -13,13 +13,12 @@ Modules: `tasks` (task store, upload checks), `settings` (command line), `auth` 
 from __future__ import annotations
 
 import os
-import sys
 
 from vsr.apps.ui.app import App
 from vsr.apps.ui.auth import is_loopback, make_auth
 from vsr.apps.ui.page import launch
 from vsr.apps.ui.settings import parse_args, settings_from
-from vsr.errors import VsrError
+from vsr.errors import VsrError, print_error
 
 __all__ = ["main"]
 
@@ -38,7 +37,7 @@ def main(argv: list[str]) -> int:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         app = App(settings)
     except VsrError as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
+        print_error(error)
         return 2
     launch(app, host, args.port, auth)
     return 0
