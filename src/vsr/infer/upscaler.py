@@ -13,16 +13,13 @@ import torch
 
 from vsr.errors import VsrError
 from vsr.infer import backends
+from vsr.infer.memory import activation_bytes_per_pixel
 from vsr.models import open_model
 from vsr.models.registry import _ncnn_files as ncnn_files
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
-# Peak activation memory per *input* pixel at fp32, by spandrel architecture id: peak-RSS growth
-# of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW, the worse case).
-ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
-UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
 TILE_MULTIPLE = 8
 MIN_TILE = 32
 
@@ -107,8 +104,10 @@ class Upscaler:
         self.backend, self._forward = backends.build(backend, network)
         self.scale: int = self._descriptor.scale
         self.batch_size, self.tile, self.tile_overlap = batch_size, tile, tile_overlap
-        bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL.get(
-            self._descriptor.architecture.id, UNKNOWN_ARCH_BYTES_PER_PIXEL
+        # The scale comes from the model; a fixed resize after a network runs it at its own.
+        net_scale = getattr(self._descriptor.model, "net_scale", None)
+        bytes_per_pixel = activation_bytes_per_pixel(
+            self._descriptor.architecture.id, self.scale, net_scale
         ) * (torch.finfo(self.dtype).bits / 32)
         self.pixels_per_call = int(memory_budget_mb * 2**20 / bytes_per_pixel)
 

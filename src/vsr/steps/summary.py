@@ -31,6 +31,15 @@ def collect_timings(timing_files: list[str]) -> dict[str, dict[str, float]]:
     return {name: stages[name] for name in STAGES if name in stages}
 
 
+def model_scale(timing_files: list[str]) -> dict[str, Any] | None:
+    """The scale the model ran at and the resize after it, as the upscale jobs recorded them."""
+    for path in timing_files:
+        record = read_json(path)
+        if record.get("step") == "upscale" and record.get("model_scale"):
+            return record["model_scale"]
+    return None
+
+
 def write_summary(
     video_id: str,
     video_type: str,
@@ -54,6 +63,7 @@ def write_summary(
         "fps": info["video"]["frame_rate"],
         "shards": len(index["shards"]),
         "stages": collect_timings(timing_files),
+        "model_scale": model_scale(timing_files),
         "output": str(Path(final).resolve()),
         "output_bytes": Path(final).stat().st_size,
     }
