@@ -250,3 +250,45 @@ def test_ncnn_param_errors_are_one_line(tmp_path: Path):
     weights.write_bytes(files[1].read_bytes()[:1000])  # truncated .bin
     with pytest.raises(VsrError, match="shorter than"):
         ncnn_source.convert(files[0], weights)
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_animevideov3_x2_x3_match_the_shipped_ncnn_graphs(scale: int, cache_dir: Path):
+    """The shipped x2/x3 files are the x4 network (the same .bin) with a bicubic resize after
+    it; built the same way, they match the ncnn runtime's own output."""
+    family = REGISTRY[ANIME_VIDEO]
+    name = f"{ANIME_VIDEO}-x{scale}"
+    spec = resolve_model(name)
+    assert (spec.scale, family.all_scales) == (scale, (2, 3, 4))
+    files, x4_files = _ncnn_files(spec), _ncnn_files(family)
+    assert files is not None and x4_files is not None
+    assert files[1].read_bytes() == x4_files[1].read_bytes()  # honestly the same network
+    model = load_model(name)
+    assert sum(p.numel() for p in model.parameters()) == family.params
+    chw = astronaut_chw(40, 56)
+    with torch.inference_mode():
+        ours = model(torch.from_numpy(chw)[None])[0].numpy()
+    reference = ncnn_output(spec, chw)
+    assert ours.shape == reference.shape == (3, 40 * scale, 56 * scale)
+    assert np.abs(ours - reference).max() < 1e-4 and reference.std() > 0.05
+
+
+@pytest.mark.parametrize(("name", "scale"), [("dat-light-x2", 2), ("bicubic-x3", 3)])
+def test_other_families_load_at_each_scale(name: str, scale: int):
+    model = load_model(name)
+    x = torch.from_numpy(astronaut_chw(16, 20))[None]
+    with torch.inference_mode():
+        out = model(x)
+    assert out.shape == (1, 3, 16 * scale, 20 * scale)
+    small = torch.nn.functional.interpolate(out, size=(16, 20), mode="area")
+    assert torch.nn.functional.mse_loss(small, x) < 0.002  # the same picture, scaled
+
+
+def test_families_list_their_scales_and_old_names_pin_one():
+    rows = {row.split()[0]: row.split()[1] for row in format_models().splitlines()[1:]}
+    assert rows["realesr-animevideov3"] == rows["dat-light"] == rows["bicubic"] == "x2,x3,x4"
+    assert rows["realesrgan-x4plus"] == rows["realesrgan-x4plus-anime-6b"] == "x4"
+    pinned = resolve_model("dat-light-x4")  # the name used before families
+    assert (pinned.name, pinned.scale, pinned.all_scales) == ("dat-light-x4", 4, (4,))
+    with pytest.raises(VsrError, match=r"^realesrgan-x4plus: has no x2 model \(it has x4\)$"):
+        resolve_model("realesrgan-x4plus-x2")
