@@ -69,8 +69,20 @@ ANIMEVIDEO_NOTE = (
 )
 
 
-REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec
+class Registry(dict[str, ModelSpec]):
+    """Family name -> its spec (its x4 model); `<family>-x<scale>` also looks up one scale of a
+    family (pinned: that scale only), though only families are listed."""
+
+    def __missing__(self, name: str) -> ModelSpec:
+        scaled = SCALED_NAME.match(name)
+        if scaled is None or scaled["family"] not in self:
+            raise KeyError(name)
+        spec = at_scale(self[scaled["family"]], int(scaled["scale"]))
+        return replace(spec, name=name, scales=())
+
+
+REGISTRY = Registry(
+    (spec.name, spec)
     for spec in (
         ModelSpec(
             name="realesr-animevideov3",
@@ -148,7 +160,8 @@ REGISTRY: dict[str, ModelSpec] = {
             scales=(2, 3, 4),
         ),
     )
-}
+)
+
 
 DEFAULT_MODEL: dict[str, str] = {
     video_type: spec.name for spec in REGISTRY.values() for video_type in spec.default_for
@@ -231,9 +244,7 @@ def _resolve(
         return REGISTRY[name_or_path], None
     scaled = SCALED_NAME.match(name_or_path)
     if scaled and scaled["family"] in REGISTRY:
-        # A pinned scale: one model, one scale.
-        spec = at_scale(REGISTRY[scaled["family"]], int(scaled["scale"]))
-        return replace(spec, name=name_or_path, scales=()), None
+        return REGISTRY[name_or_path], None  # a pinned scale (or its one-line error)
     from vsr.models import swin2sr  # light: imports transformers only to load
 
     if swin2sr.is_reference(name_or_path):
