@@ -4,7 +4,11 @@ works at the input's size, its output and everything after it at the output's si
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vsr.models.registry import ModelSpec
 
 # Peak activation memory per *input* pixel at fp32 of an x4 network, by spandrel architecture id:
 # peak-RSS growth of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW).
@@ -52,11 +56,21 @@ def upscale_job_mb(
     return int(RUNTIME_MB + activations + frames)
 
 
+@functools.lru_cache(maxsize=64)
+def _family(model: str) -> ModelSpec:
+    """The model's spec, once per process: a checkpoint given by path is read to learn it, and
+    the workflow asks for every shard's job."""
+    from vsr.models.registry import resolve_model
+
+    return resolve_model(model)
+
+
 def upscale_job_mb_for(model: str, settings: dict[str, Any], info: dict[str, Any]) -> int:
     """`upscale_job_mb` for one title: its picture size, and the model at the chosen scale."""
-    from vsr.media.model_scale import model_frame
-    from vsr.models.registry import model_for_title
+    from vsr.media.model_scale import choose_scale, model_frame
+    from vsr.models.registry import at_scale
 
-    _, spec = model_for_title(model, settings.get("scale"), info)
+    family = _family(model)
+    spec = at_scale(family, choose_scale(family.all_scales, settings.get("scale"), info, model))
     width, height = model_frame(info, 1)
     return upscale_job_mb(width, height, spec.scale, spec.arch, settings, spec.net_scale)
