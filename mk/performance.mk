@@ -5,7 +5,7 @@
 bench-slurm: install cluster-up  ## Slurm per-shard overhead, 1 vs 2 upscale jobs (local cluster)
 	$(PY) -m vsr.measure.bench_slurm
 
-.PHONY: bench-scale bench-overhead bench-planning bench-archive-slurm
+.PHONY: bench-scale bench-scale-factor bench-overhead bench-planning bench-archive-slurm
 
 # A synthetic 30-minute 480p film with audio through the workflow (bicubic, keep_upscaled false):
 # peak disk, peak memory, frame count, A/V offset at the last minute. SCALE_ARGS to change it,
@@ -13,6 +13,11 @@ bench-slurm: install cluster-up  ## Slurm per-shard overhead, 1 vs 2 upscale job
 SCALE_ARGS ?= --minutes 30 --size 640x480
 bench-scale: install  ## a synthetic 30-minute film: peak disk and memory, A/V offset at the end
 	$(PY) -m vsr.measure.scale $(SCALE_ARGS)
+
+# upscale.scale auto (x2 for 1080p->2160p, x3 for 720p->2160p) against x4 then downscaled:
+# frames/s, core-seconds per frame, upscale peak memory; and the 360p->720p quality check.
+bench-scale-factor: install
+	$(PY) -m vsr.measure.scale_factor --frames 2
 
 # Core-seconds per output frame outside the model, both intermediate designs, vs FFmpeg's floor.
 bench-overhead: install  ## core-seconds per frame outside the model vs FFmpeg's floor

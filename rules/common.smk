@@ -34,7 +34,9 @@ def logs(name):
 
 
 with exit_on_error():
-    MANIFEST = load_manifest(config["manifest"], config["models"])
+    MANIFEST = load_manifest(
+        config["manifest"], config["models"], config["upscale"].get("scale", "auto")
+    )
 # The contract of the sample sheet; load_manifest has already said what is wrong in a bad one.
 validate(MANIFEST, "../config/manifest.schema.yaml")
 
@@ -133,8 +135,16 @@ def maybe_temp(path):
     return path if config["keep_upscaled"] else temp(path)
 
 
-def get_upscale_mem_mb(wildcards, attempt):
-    return 4000 * attempt
+def get_upscale_mem_mb(wildcards, input, attempt):
+    """MB for one upscale job: estimated from the title's picture and the scale its model runs
+    at (vsr.infer.memory), doubled on each retry, capped at a GPU node's memory when the Slurm
+    profile set VSR_UPSCALE_MAX_MEM_MB."""
+    from vsr.infer.memory import upscale_job_mb_for
+
+    model = get_row(wildcards)["model"]
+    estimate = upscale_job_mb_for(model, config["upscale"], read_json(input.probe))
+    cap = int(os.environ.get("VSR_UPSCALE_MAX_MEM_MB") or 0)
+    return min(estimate * attempt, cap) if cap else estimate * attempt
 
 
 def get_upscale_gpu(wildcards):

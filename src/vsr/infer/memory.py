@@ -1,22 +1,23 @@
-"""What one model call costs in memory, and what to do when the device runs out anyway.
+"""What one model call and one upscale job cost in memory, known before they run (torch is
+imported only to recognise an out-of-memory error), and what to do when the device runs out anyway.
 
 `memory_budget_mb` covers everything the Upscaler holds on the device for a call: the model's
 activations (per *input* pixel, measured), and the fp32 work buffers at *output* size that
 live beside them: the rounding copy of the output, the tiled path's blend accumulators, and
-the on-device RGB -> I420 conversion. At 4x those buffers are 16 output pixels per input pixel,
-so a 1080p frame's accumulators alone are ~0.5 GB.
+the on-device RGB -> I420 conversion. Both follow the model's scale: the network's body works at
+the input's size, its output and everything after it at the output's size.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from typing import TYPE_CHECKING, Any
 
-# Peak activation memory per *input* pixel at fp32, by spandrel architecture id: peak-RSS growth
-# of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW, the worse case).
-# The table is measured on the CPU; a GPU that runs out anyway is handled by the OOM retry.
-ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
-UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
+if TYPE_CHECKING:
+    from vsr.models.registry import ModelSpec
+
 # Per output pixel: the fp32 copy `_store` rounds (RGB, 12 bytes).
 STORE_BYTES_PER_PIXEL = 12
 # Per output pixel of a tiled frame: fp32 RGB sum (12 bytes) and fp32 weight sum (4 bytes).
@@ -64,3 +65,69 @@ def is_out_of_memory(error: BaseException) -> bool:
 def fit(batch_size: int, fits: int, limit: bool) -> int:
     """Items per model call: batch_size, reduced (never below 1) to what fits the budget."""
     return max(1, min(batch_size, fits)) if limit else batch_size
+
+
+# Peak activation memory per *input* pixel at fp32 of an x4 network, by spandrel architecture id:
+# peak-RSS growth of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW).
+ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
+UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
+MEASURED_SCALE = 4
+# What of it sits at the output's size, per output pixel: `bicubic` is all output (400 B per input
+# pixel at x4 = 25 B per output pixel); the other networks' output tensors cost the same.
+OUTPUT_BYTES_PER_PIXEL = 25
+# The registry's architecture names, as spandrel's ids.
+ARCH_IDS = {"SRVGGNetCompact": "Compact", "RRDBNet": "ESRGAN", "DAT": "DAT", "bicubic": "bicubic"}
+
+# The job around the model: torch, weights, decoder and encoder threads.
+RUNTIME_MB = 1_500
+# Output-sized bytes per output pixel held per frame in flight: the float output, the tiled sum
+# and its weights (12 + 12 + 4), and uint8 RGB copies in the queues and the writer (4 x 3).
+FRAME_BYTES_PER_OUTPUT_PIXEL = 40
+
+
+def activation_bytes_per_pixel(arch_id: str, scale: int, net_scale: int | None = None) -> float:
+    """fp32 bytes per input pixel of one forward pass at `scale` (`net_scale`: the network's own
+    scale where a fixed resize follows it)."""
+    measured = ACTIVATION_BYTES_PER_PIXEL.get(arch_id, UNKNOWN_ARCH_BYTES_PER_PIXEL)
+    body = max(measured - OUTPUT_BYTES_PER_PIXEL * MEASURED_SCALE**2, 0)
+    made = net_scale or scale
+    resized = scale**2 if made != scale else 0
+    return body + OUTPUT_BYTES_PER_PIXEL * (made**2 + resized)
+
+
+def upscale_job_mb(
+    width: int,
+    height: int,
+    scale: int,
+    arch: str,
+    settings: dict[str, Any],
+    net_scale: int | None = None,
+) -> int:
+    """Peak memory (MB) of an upscale job on `width`x`height` pictures at `scale`: the runtime,
+    activations (tiling keeps them within `memory_budget_mb`) and the output-sized frames."""
+    batch = int(settings.get("batch_size", 1))
+    budget_mb = int(settings.get("memory_budget_mb", 4096))
+    per_pixel = activation_bytes_per_pixel(ARCH_IDS.get(arch, arch), scale, net_scale)
+    activations = min(width * height * batch * per_pixel / 2**20, budget_mb)
+    frames = width * height * scale**2 * batch * FRAME_BYTES_PER_OUTPUT_PIXEL / 2**20
+    return int(RUNTIME_MB + activations + frames)
+
+
+@functools.lru_cache(maxsize=64)
+def _family(model: str) -> ModelSpec:
+    """The model's spec, once per process: a checkpoint given by path is read to learn it, and
+    the workflow asks for every shard's job."""
+    from vsr.models.registry import resolve_model
+
+    return resolve_model(model)
+
+
+def upscale_job_mb_for(model: str, settings: dict[str, Any], info: dict[str, Any]) -> int:
+    """`upscale_job_mb` for one title: its picture size, and the model at the chosen scale."""
+    from vsr.media.model_scale import choose_scale, model_frame
+    from vsr.models.registry import at_scale
+
+    family = _family(model)
+    spec = at_scale(family, choose_scale(family.all_scales, settings.get("scale"), info, model))
+    width, height = model_frame(info, 1)
+    return upscale_job_mb(width, height, spec.scale, spec.arch, settings, spec.net_scale)

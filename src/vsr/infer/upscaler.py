@@ -24,9 +24,8 @@ from vsr.infer import backends
 from vsr.infer.device import PRECISIONS, describe, device_report, resolve_device, resolve_dtype
 from vsr.infer.memory import (
     ACCUMULATOR_BYTES_PER_PIXEL,
-    ACTIVATION_BYTES_PER_PIXEL,
     STORE_BYTES_PER_PIXEL,
-    UNKNOWN_ARCH_BYTES_PER_PIXEL,
+    activation_bytes_per_pixel,
     auto_tile,
     fit,
     halved_tile,
@@ -122,8 +121,10 @@ class Upscaler:
         self.backend, self._forward = backends.build(backend, network)
         self.scale: int = self._descriptor.scale
         self.batch_size, self.tile, self.tile_overlap = batch_size, tile, tile_overlap
-        self.bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL.get(
-            self._descriptor.architecture.id, UNKNOWN_ARCH_BYTES_PER_PIXEL
+        # The scale comes from the model; a fixed resize after a network runs it at its own.
+        net_scale = getattr(self._descriptor.model, "net_scale", None)
+        self.bytes_per_pixel = activation_bytes_per_pixel(
+            self._descriptor.architecture.id, self.scale, net_scale
         ) * (torch.finfo(self.dtype).bits / 32)
         self.budget_bytes = memory_budget_mb * 2**20
         # TensorRT's engine takes sides up to its shape profile's: larger frames go in tiles.

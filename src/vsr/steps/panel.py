@@ -1,9 +1,9 @@
 """The `panel` step: one video's quality panel for `snakemake --report`.
 
 Inputs: the source, the final video and its summary.json. Outputs in OUT_DIR (`<id>/report/`):
-panel.png (a middle frame of the final video beside bicubic x4 of the source), quality.json and
-quality.html (flicker of both, PSNR-Y between them, the summary's per-stage timings). Cheap: it
-decodes five frames of each file.
+panel.png (a middle frame of the final video beside bicubic of the source at the final size),
+quality.json and quality.html (flicker of both, PSNR-Y between them, the summary's per-stage
+timings). Cheap: it decodes five frames of each file.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def frames_at(path: str, offset_s: float, count: int, quarter_turns: int = 0) ->
 def middle_frames(
     source: str, final: str, summary: dict[str, Any], count: int = 5
 ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
-    """(bicubic x4 of the source, the final video, start in seconds): `count` frames around the
-    middle, the source turned by its display rotation as the final video's pixels are."""
+    """(bicubic of the source at the final size, the final video, start in seconds): `count`
+    frames around the middle, the source turned by its display rotation as the final video's
+    pixels are."""
     video = summary["probe"]["video"]
     turns = (video.get("rotation", 0) // 90) % 4
     frames, rate = summary["frames"], _fraction(summary["fps"])
@@ -75,7 +76,10 @@ def video_panel(source: str, final: str, summary_json: str, out_dir: Path) -> di
         "stages": summary["stages"],
     }
     side_by_side(
-        [(bicubic[shown], "bicubic x4 of source"), (high[shown], f"final ({summary['model']})")],
+        [
+            (bicubic[shown], "bicubic of source, final size"),
+            (high[shown], f"final ({summary['model']})"),
+        ],
         out_dir / "panel.png",
         zoom=1 if high[shown].shape[1] > 640 else ZOOM,
     )
@@ -92,7 +96,7 @@ def _fraction(text: str) -> float:
 def quality_html(result: dict[str, Any]) -> str:
     rows = [
         ("flicker, final (mean |dY| between frames)", result["flicker_final"]),
-        ("flicker, bicubic x4 of source", result["flicker_bicubic"]),
+        ("flicker, bicubic of source", result["flicker_bicubic"]),
         ("PSNR-Y final vs bicubic (dB; not a quality score)", result["psnr_y_final_vs_bicubic"]),
     ] + [
         (

@@ -44,6 +44,15 @@ def collect_devices(timing_files: list[str]) -> dict[str, Any] | None:
     return reports[0] if len(reports) == 1 else {**reports[0], "others": reports[1:]}
 
 
+def model_scale(timing_files: list[str]) -> dict[str, Any] | None:
+    """The scale the model ran at and the resize after it, as the upscale jobs recorded them."""
+    for path in timing_files:
+        record = read_json(path)
+        if record.get("step") == "upscale" and record.get("model_scale"):
+            return record["model_scale"]
+    return None
+
+
 def write_summary(
     video_id: str,
     video_type: str,
@@ -70,6 +79,7 @@ def write_summary(
         "shards": len(index["shards"]),
         "stages": collect_timings(timing_files),
         "device": collect_devices(timing_files),
+        "model_scale": model_scale(timing_files),
         "output": str(Path(final).resolve()),
         "output_bytes": Path(final).stat().st_size,
         # One line per decision a person should check (empty: nothing to look at).

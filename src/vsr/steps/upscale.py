@@ -1,4 +1,5 @@
-"""The `upscale` step (the GPU job): one lossless shard in, one 4x lossless shard out.
+"""The `upscale` step (the GPU job): one lossless shard in, one upscaled lossless shard out, at
+the scale `upscale.scale` picks from the model's family for this title (vsr.media.model_scale).
 
 Decoding, inference and writing run in three threads joined by small queues, so the model never
 waits on video I/O (PyAV and torch both release the GIL in their heavy calls). Frames go to the
@@ -23,8 +24,10 @@ from vsr.defaults import section
 from vsr.errors import VsrError
 from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
+from vsr.media.model_scale import resize_after
 from vsr.media.picture import picture_size
 from vsr.media.videoio import LosslessWriter, read_frames
+from vsr.models.registry import model_for_title
 from vsr.util import StepTimer, atomic_output, read_json, reexec_with_jemalloc, write_json
 
 log = logging.getLogger(__name__)
@@ -161,7 +164,7 @@ def upscale_shard(
     timing_json: str | None = None,
     make_writer: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
-    """Upscale every frame of `shard` into the lossless 4x shard `out`.
+    """Upscale every frame of `shard` into the lossless shard `out` (at the chosen scale).
 
     `settings` is the config's `upscale` section (model options and `stabilize`). `make_writer`
     (path, width, height, pix_fmt) -> a writer replaces the lossless one (see steps.fused)."""
@@ -182,7 +185,8 @@ def upscale_shard(
             yield np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
     with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
-        upscaler = make_upscaler(model, settings, threads)
+        chosen, spec = model_for_title(model, settings.get("scale"), info)
+        upscaler = make_upscaler(chosen, settings, threads)
         scale = upscaler.scale
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.
@@ -223,7 +227,11 @@ def upscale_shard(
             finally:
                 sink.close()
         timer.extra.update(
-            frames=progress.done, fps=progress.fps, model=model, device=upscaler.report
+            frames=progress.done,
+            fps=progress.fps,
+            model=model,
+            model_scale={**resize_after(info, scale), "model": spec.name},
+            device=upscaler.report,
         )
     return {"frames": progress.done, "fps": progress.fps}
 
@@ -289,8 +297,9 @@ def upscale_settings(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step upscale SHARD PROBE OUT --model M [--settings JSON] [--progress JSON]`: the 4x
-    lossless shard OUT; frames done/total/fps rewritten into the progress JSON while it runs."""
+    """`vsr step upscale SHARD PROBE OUT --model M [--settings JSON] [--progress JSON]`: the
+    upscaled lossless shard OUT; frames done/total/fps rewritten into the progress JSON while it
+    runs."""
     settings = upscale_settings(args.settings)
     upscale_shard(
         args.shard,

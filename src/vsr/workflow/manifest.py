@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -38,11 +39,17 @@ def resolve_source(source: str, manifest: Path) -> str:
     return os.path.abspath(Path.cwd() / path)
 
 
-def load_manifest(path: str | Path, models: dict[str, str] | None = None) -> pd.DataFrame:
+def load_manifest(
+    path: str | Path, models: dict[str, str] | None = None, scale: Any = "auto"
+) -> pd.DataFrame:
     """Read and validate the manifest; returns one row per video, indexed by id, with a model:
-    the row's own, else `models[type]` (the config's), else the registry's default for the type."""
+    the row's own, else `models[type]` (the config's), else the registry's default for the type.
+    A `scale` (the config's upscale.scale) other than auto must be one the model's family has."""
+    from vsr.media.model_scale import check_scale
     from vsr.media.picture import settings_from
-    from vsr.models.registry import DEFAULT_MODEL, resolve_model
+    from vsr.models.registry import DEFAULT_MODEL, model_at_scale, resolve_model
+
+    scale = check_scale(scale)
 
     default_models = {**DEFAULT_MODEL, **(models or {})}
     path = Path(path)
@@ -76,6 +83,11 @@ def load_manifest(path: str | Path, models: dict[str, str] | None = None) -> pd.
             resolve_model(model)
         except VsrError as exc:
             raise VsrError(where, exc.problem) from None
+        if scale != "auto":
+            try:
+                model_at_scale(model, int(scale))
+            except VsrError as exc:
+                raise VsrError(where, f"model {model} {exc.problem}; set upscale.scale") from None
         try:  # optional per-video picture columns: deinterlace, crop, crop_pad, aspect, size
             settings_from({}, row._asdict())
         except VsrError as exc:

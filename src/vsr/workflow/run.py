@@ -103,6 +103,11 @@ def upscale_file(
         from vsr.models.registry import resolve_model
 
         resolve_model(model)
+    scale = (settings.get("upscale") or {}).get("scale", "auto")
+    if str(scale) != "auto":  # a scale the model's family lacks: one line, before any work
+        from vsr.models.registry import DEFAULT_MODEL, model_at_scale
+
+        model_at_scale(model or DEFAULT_MODEL[video_type], int(scale))
     work = upscale_work_dir(out)
     with WorkLock(work, output) as lock:
         return _run_workflow(
