@@ -1,5 +1,6 @@
-"""The `vsr` command: the user's commands (upscale, models, demo, sample, evaluate, ui, watch,
-run-s3); `vsr step NAME` hands over to the workflow step's own module (vsr.steps.NAME)."""
+"""The `vsr` command: the user's commands (upscale, batch, plan, models, demo, sample, evaluate,
+ui, watch, run-s3); `vsr step NAME` hands over to the workflow step's own module
+(vsr.steps.NAME)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="extra workflow config, as for snakemake --config",
+        help="more config: KEY=VALUE or section.key=VALUE (encode.crf=20,"
+        " output.size=1920x1080, upscale.batch_size=4, audio=reencode)",
     )
     p.add_argument("--keep-work", action="store_true", help="keep intermediate shards")
 
@@ -116,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run-s3", help="run the workflow for one S3 upload (head node job)", add_help=False
     )
+    sub.add_parser(
+        "batch", help="upscale a whole archive (manifest) in chunks of titles", add_help=False
+    )
+    sub.add_parser(
+        "plan",
+        help="probe an archive and decide everything before any GPU time (plan.csv/html)",
+        add_help=False,
+    )
     sub.add_parser("step", help="one workflow step (called by the Snakemake rules)", add_help=False)
     return parser
 
@@ -140,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         from vsr.workflow.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv[:1] == ["plan"]:
+        from vsr.workflow.plan import main as plan_main
+
+        return plan_main(argv[1:])
     if argv[:1] == ["run-s3"]:
         from vsr.cloud.watch import run_s3_main
 

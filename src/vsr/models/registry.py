@@ -47,6 +47,9 @@ class ModelSpec:
     # "module:function" building the descriptor from the spec, for weights spandrel cannot find
     # on its own (another package's files, a transformers checkpoint); imported only when used.
     loader: str | None = None
+    # Trained with a GAN loss: the detail it adds is invented, not recovered (said in every
+    # output's provenance). None: not known (a checkpoint given by path or URL).
+    synthesises_detail: bool | None = False
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -62,6 +65,7 @@ REGISTRY: dict[str, ModelSpec] = {
             # Published values for this file disagree (3a5ca263..., b8a83768...): left unpinned.
             sha256=None,
             ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP4X",
+            synthesises_detail=True,
             params=621_424,
             default_for=("anime",),
         ),
@@ -74,6 +78,7 @@ REGISTRY: dict[str, ModelSpec] = {
             url=f"{RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
             sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
             ncnn_stem="REALESRGAN_X4PLUS_UP4X",
+            synthesises_detail=True,
             params=16_697_987,
             default_for=("real",),
         ),
@@ -86,6 +91,7 @@ REGISTRY: dict[str, ModelSpec] = {
             url=f"{RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
             sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
             ncnn_stem="REALESRGAN_X4PLUSANIME_UP4X",
+            synthesises_detail=True,
             params=4_467_779,
         ),
         ModelSpec(
@@ -253,5 +259,6 @@ def _inspect_file(path: Path, source: str) -> tuple[ModelSpec, spandrel.ImageMod
         source=source,
         params=sum(p.numel() for p in descriptor.model.parameters()),
         path=path,
+        synthesises_detail=None,
     )
     return spec, descriptor

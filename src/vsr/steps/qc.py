@@ -141,6 +141,18 @@ def _stream_spans(path: Path) -> dict[int, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in spans.items()}
 
 
+def _priming_s(path: Path, index: int) -> float:
+    """Seconds of encoder priming (AAC: 1024 samples) the first packet of a stream skips."""
+    with open_media(path) as container:
+        stream = container.streams[index]
+        for packet in container.demux(stream):
+            if packet.size and packet.has_sidedata("skip_samples"):
+                data = bytes(packet.get_sidedata("skip_samples"))
+                return int.from_bytes(data[:4], "little") / (stream.codec_context.sample_rate or 1)
+            return 0.0
+    return 0.0
+
+
 def _dar(video: dict[str, Any], width: int, height: int) -> Fraction:
     sar = Fraction(video.get("sample_aspect_ratio") or "1/1")
     sar = sar if sar > 0 else Fraction(1)
@@ -246,6 +258,8 @@ def check(
             continue
         so = src_spans[s["index"]][0] - (src_stats.first or 0.0)
         oo = out_spans[o["index"]][0] - (out_stats.first or 0.0)
+        if o["codec"] != s["codec"]:  # re-encoded (audio=reencode): its priming is not played
+            oo += _priming_s(output, o["index"])
         offsets[f"audio#{s['index']}"] = (round(oo, 4), round(so, 4))
         ok &= abs(oo - so) <= OFFSET_TOLERANCE_S
     record(
@@ -322,6 +336,9 @@ def _match_streams(src: list[dict], out: list[dict], output: Path):
         if s["type"] == "subtitle" and s["codec"] in MKV_DROPPED and output.suffix == ".mkv":
             continue
         match = next((o for o in pool if (o["type"], o["codec"]) == (s["type"], s["codec"])), None)
+        if match is None and s["type"] == "audio" and output.suffix != ".mkv":
+            # Audio MP4 cannot copy is re-encoded to AAC when the run asks for it (audio=reencode).
+            match = next((o for o in pool if (o["type"], o["codec"]) == ("audio", "aac")), None)
         if match is not None:
             pool.remove(match)
         pairs.append((s, match))
