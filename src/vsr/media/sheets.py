@@ -96,13 +96,20 @@ def contact_sheet(
     return out
 
 
-def before_after(source: str, output: str, out: Path, rotation: int = 0) -> Path | None:
-    """`out` (PNG): the middle of the middle frame, source (enlarged, nearest) beside output."""
+def before_after(
+    source: str, output: str, out: Path, rotation: int = 0, crop: str = ""
+) -> Path | None:
+    """`out` (PNG): the middle of the middle frame, source (enlarged, nearest) beside output
+    (`crop`: the W:H:X:Y box the model was given, so the two show the same place)."""
     low = frames_across(source, 1)
     high = frames_across(output, 1)
     if not low or not high:
         return None
-    src = np.ascontiguousarray(np.rot90(low[0][1], (rotation // 90) % 4))
+    src = low[0][1]
+    if crop.count(":") == 3:
+        w, h, x, y = (int(v) for v in crop.split(":"))
+        src = src[y : y + h, x : x + w]
+    src = np.ascontiguousarray(np.rot90(src, (rotation // 90) % 4))
     dst = high[0][1]
     scale_y, scale_x = dst.shape[0] / src.shape[0], dst.shape[1] / src.shape[1]
     h, w = max(8, src.shape[0] // 3), max(8, src.shape[1] // 3)

@@ -176,6 +176,7 @@ def _before_after(results: Path, record: dict[str, Any]) -> str:
             record["output"],
             results / name,
             int(record.get("rotation") or 0),
+            str(record.get("crop") or ""),
         )
     except Exception:  # a picture for people: its absence must not fail the batch
         return ""

@@ -166,7 +166,7 @@ def plan_row(
         "container": container,
         "size": made["size"]["value"],
         "frames": frames,
-        "est_model_seconds": round(seconds, 1) if seconds is not None else "",
+        "est_model_seconds": round(seconds, 3) if seconds is not None else "",
         "est_disk_gb": round(need / 1e9, 3),
         "decisions": made,
     }
