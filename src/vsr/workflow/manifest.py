@@ -118,7 +118,7 @@ def write_manifest(path: str | Path, rows: list[dict[str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = ["id", "source", "type", "model"]
     columns += [k for row in rows for k in row if k not in columns]
-    pd.DataFrame(rows, columns=list(dict.fromkeys(columns))).fillna("").to_csv(
-        path, sep="\t", index=False
-    )
+    columns = list(dict.fromkeys(columns))
+    filled = [{column: row.get(column, "") for column in columns} for row in rows]
+    pd.DataFrame(filled, columns=columns).to_csv(path, sep="\t", index=False)
     return path

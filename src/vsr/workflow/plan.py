@@ -155,7 +155,10 @@ def plan_row(
     reasons = review_reasons(info)
     status, reason = ("review", "; ".join(reasons)) if reasons else ("ok", "")
     if need > free:
-        status, reason = "error", f"needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB free"
+        status, reason = (
+            "error",
+            f"disk: about {need / 1e9:.2f} GB needed, {free / 1e9:.2f} GB free",
+        )
     return {
         **record,
         "status": status,

@@ -18,12 +18,12 @@ from vsr.errors import VsrError
 from vsr.media.picture import settings_from
 from vsr.media.probe import check_container_fit, probe
 
-# Bytes per source pixel of the intermediates, measured on the test clips and the 30-minute film
-# of docs/scaling.md, rounded up: FFV1 shards at source size (~0.6 bytes/px), the 4x lossless
-# x264 shards (~16 x 0.25 bytes/px of source) while kept, the encoded segments and the final.
-SHARD_BYTES_PER_PX = 0.8
-UPSCALED_BYTES_PER_PX = 16 * 0.35
-ENCODED_BYTES_PER_PX = 16 * 0.05
+# Bytes per source pixel of the intermediates, from docs/scaling.md's figures for 854x480 (a
+# 0.16 MB FFV1 shard frame, a ~1.5 MB lossless x264 4x frame, 5.5 GB of final per hour), with
+# ~25% margin: shards at source size, 4x shards while kept, the segments and the final.
+SHARD_BYTES_PER_PX = 0.5
+UPSCALED_BYTES_PER_PX = 4.5
+ENCODED_BYTES_PER_PX = 0.2
 
 
 def container_for(settings: dict[str, Any], info: dict[str, Any]) -> str:
@@ -59,9 +59,13 @@ def check_disk(
     if need > free:
         raise VsrError(
             where,
-            f"not enough disk for the run's intermediates: about {need / 1e9:.1f} GB needed,"
-            f" {free / 1e9:.1f} GB free in {os.path.abspath(folder)}",
+            f"No space left on device (ENOSPC) for the run's intermediates, found before the"
+            f" run: about {_size(need)} needed, {_size(free)} free in {os.path.abspath(folder)}",
         )
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
 
 
 def check_title(
