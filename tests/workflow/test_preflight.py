@@ -82,6 +82,18 @@ def test_reencoded_audio_run_carries_provenance_in_file_and_summary(tmp_path, ma
     assert provenance["decisions"]["scan"]["value"] == "progressive"
 
 
+def test_mkv_output_carries_the_provenance_tag(tmp_path, masters):
+    out = tmp_path / "x.mkv"
+    command = [*VSR, "upscale", str(masters["ps.mpg"]), "-o", str(out), "--model", "bicubic"]
+    result = run([*command, "--config", "shard_frames=4"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    tag = probe_tags(out)["comment"]
+    assert tag.startswith("vsr 0.1.0") and "model bicubic x4; weights none; no GAN" in tag
+    summary = json.loads((tmp_path / "x.summary.json").read_text())
+    assert summary["provenance"]["decisions"]["container"]["value"] == "mkv"
+    assert summary["provenance"]["settings"]["shard_frames"] == 4
+
+
 def test_batch_outputs_carry_provenance_mp4_and_mkv(batch):
     results, _, _ = batch
     seen = set()
