@@ -5,6 +5,7 @@ with their pictures."""
 from __future__ import annotations
 
 import csv
+import re
 import time
 from pathlib import Path
 
@@ -20,12 +21,14 @@ CONFIG = ["container=mp4", "intermediate=none", "shard_frames=6"]
 
 @pytest.fixture(scope="module")
 def titles(tmp_path_factory) -> dict[str, Path]:
-    """Two titles that run (letterboxed; interlaced MPEG-2 PS) and three that cannot."""
+    """Two titles that run (letterboxed; interlaced MPEG-2 PS), one a person should look at
+    (bars take 44% of the picture) and three that cannot run."""
     folder = tmp_path_factory.mktemp("titles")
     good = make_clip(folder / "good.mp4", ClipSpec(width=96, height=64, frames=12))
     v60 = base_clip(folder, "v60", width=96, height=64, frames=24, rate="60000/1001")
     made = {
         "boxed": letterbox(good, folder / "boxed.mp4", 8, 8, 0, 0),
+        "wide": letterbox(good, folder / "wide.mp4", 14, 14, 0, 0),
         "tff": interlace(v60, folder / "tff.mpg", "tff", *MPEG2_TFF, *AC3_PS),
         "pcm": ffmpeg_copy(good, folder / "pcm.avi", "-c:v", "mpeg4", "-c:a", "pcm_s16le"),
         "tiny": ffmpeg_copy(good, folder / "tiny.mp4", "-vf", "scale=12:12", "-c:v", "libx264"),
@@ -74,6 +77,7 @@ def test_plan_flags_every_title_that_would_fail(planned):
     assert {k: rows[k]["status"] for k in rows} == {
         "boxed": "ok",
         "tff": "ok",
+        "wide": "review",
         "pcm": "error",
         "tiny": "error",
         "cut": "error",
@@ -81,10 +85,11 @@ def test_plan_flags_every_title_that_would_fail(planned):
     assert "MP4 cannot hold the source's audio pcm_s16le" in rows["pcm"]["reason"]
     assert "too small" in rows["tiny"]["reason"]
     assert "truncated" in rows["cut"]["reason"]
-    assert [row["status"] for row in rows.values()][:3] == ["error"] * 3  # errors first
-    for name in ("boxed", "tff", "pcm", "tiny", "cut"):
+    assert [row["status"] for row in rows.values()][:4] == ["error"] * 3 + ["review"]
+    assert re.search(r"crop 96x\d+ removes 4\d% of the picture", rows["wide"]["reason"])
+    for name in ("boxed", "tff", "wide", "pcm", "tiny", "cut"):
         assert (out / rows[name]["sheet"]).is_file(), name  # a damaged file shows what decodes
-    assert "5 titles: 2 ok, 0 review, 3 error" in stdout
+    assert "6 titles: 2 ok, 1 review, 3 error" in stdout
 
 
 def test_plan_makes_the_run_decisions(planned):
@@ -107,7 +112,7 @@ def test_batch_after_the_plan_hits_only_predicted_failures(planned, batched):
     # A title's line as soon as it ends, and the status line with the archive's numbers.
     assert "pcm: failed: " in result.stdout and "[batch] " in result.stdout
     assert (out / "archive.html").is_file()
-    print(f"plan {plan_s:.1f} s for 5 titles; batch {batch_s:.1f} s for 3 (bicubic)")
+    print(f"plan {plan_s:.1f} s for 6 titles; batch {batch_s:.1f} s for 3 (bicubic)")
 
 
 def test_pages_open_in_a_browser_with_their_pictures(planned, batched, page):
@@ -123,3 +128,17 @@ def test_pages_open_in_a_browser_with_their_pictures(planned, batched, page):
         )
         assert loaded >= pictures, (html, loaded)
         assert page.locator("#counts").inner_text()
+
+
+def test_manifest_columns_override_a_decision_and_plan_again(titles, tmp_path):
+    manifest = tmp_path / "override.tsv"
+    manifest.write_text(
+        "id\tsource\ttype\tmodel\tcrop\tdeinterlace\n"
+        f"boxed\t{titles['boxed']}\tanime\tbicubic\toff\t\n"
+        f"tff\t{titles['tff']}\tanime\tbicubic\t\toff\n"
+    )
+    result = run([*VSR, "plan", str(manifest), "-o", "plan", "--config", *CONFIG], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {row["id"]: row for row in csv.DictReader((tmp_path / "plan" / "plan.csv").open())}
+    assert rows["boxed"]["crop"] == "none" and rows["boxed"]["size"] == "384x256"
+    assert rows["tff"]["fields"] == "none (progressive)"
