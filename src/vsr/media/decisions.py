@@ -33,6 +33,11 @@ def scan_text(info: dict[str, Any]) -> str:
     kind = scan.get("type") or "progressive"
     order = scan.get("field_order")
     sections = scan.get("sections") or []
+    if not sections and kind == "mixed":
+        # The sampling windows' own calls, consecutive ones of a kind merged into a section.
+        for window in (scan.get("evidence") or {}).get("windows") or []:
+            if not sections or sections[-1]["kind"] != window.get("kind"):
+                sections.append({"start_s": window.get("start_s", 0), "kind": window.get("kind")})
     if sections:
         parts = [f"{s.get('start_s', 0):.1f} s {s.get('type') or s.get('kind')}" for s in sections]
         return f"{kind}: " + ", ".join(parts)

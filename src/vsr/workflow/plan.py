@@ -189,6 +189,7 @@ def run_plan(
     cores: int = 1,
     chunk: int = 20,
     parallel: int = 1,
+    extra: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     from vsr.workflow.pages import plan_page
 
@@ -207,6 +208,7 @@ def run_plan(
         "profile": profile,
         "cores": cores,
         "config": config_items or [],
+        "extra": extra or [],
     }
     errors = probe_all(table, titles, config, cores=cores, profile=profile, batch_args=batch_args)
     kind = "cuda" if profile != "local" else device_kind(config["upscale"]["device"])
@@ -245,17 +247,29 @@ def run_plan(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="vsr plan", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="vsr plan",
+        description="Probe every title and make every decision of the run, upscaling nothing:"
+        " DIR/plan.csv and DIR/plan.html (errors and review first).",
+    )
     p.add_argument("inputs", nargs="+", metavar="MANIFEST|FILE")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for plan.csv/html")
     p.add_argument("--type", choices=VIDEO_TYPES, default="real", help="for FILE inputs")
     p.add_argument("--model", help="for FILE inputs (a manifest names its own)")
-    p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="as for vsr batch: KEY=VALUE, section.key=VALUE (encode.crf=20, audio=reencode)",
+    )
     p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="probes at a time")
     p.add_argument("--chunk", type=int, default=20, help="titles per probe run (--profile)")
     p.add_argument("--parallel", type=int, default=1, help="probe runs at a time (--profile)")
-    args = p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)  # more Snakemake options, as for vsr batch
+    if extra and args.profile == "local":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
     started = time.perf_counter()
     try:
         rows = run_plan(
@@ -268,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             cores=args.cores,
             chunk=args.chunk,
             parallel=args.parallel,
+            extra=extra,
         )
     except VsrError as exc:
         print(f"vsr: error: {exc}", file=sys.stderr)
