@@ -11,12 +11,14 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 sys.path.insert(0, f"{workflow.basedir}/src")
-from vsr.workflow.config import check_config  # noqa: E402
+from vsr.workflow.config import check_config, expand_dotted  # noqa: E402
 from vsr.workflow.lock import WorkLock  # noqa: E402
 from vsr.workflow.snakemake import exit_on_error, step_error_lines  # noqa: E402
 
-# A bad or misspelt key ends the run with one line naming it, before anything runs.
+# `--config output.size=1920x1080` sets one key of a section. A bad or misspelt key ends the run
+# with one line naming it, before anything runs.
 with exit_on_error():
+    expand_dotted(config)
     check_config(config)
 validate(config, "config/schema.yaml")
 STARTED = time.time()

@@ -17,9 +17,12 @@ rule assemble:
     params:
         source=get_source_path,
         vsr=VSR,
+        audio=config["audio"],
+        model=lambda wildcards: get_row(wildcards)["model"],
     shell:
         "{params.vsr} assemble {params.source:q} {input.probe:q} {output.final:q}"
-        " --segments {input.segments:q} --timing {output.timing:q} > {log:q} 2>&1"
+        " --segments {input.segments:q} --timing {output.timing:q}"
+        " --audio {params.audio} --model {params.model:q} > {log:q} 2>&1"
 
 
 rule summary:
@@ -41,7 +44,9 @@ rule summary:
         index=str(VIDEO.shard_index),
         type=lambda wildcards: get_row(wildcards)["type"],
         model=lambda wildcards: get_row(wildcards)["model"],
+        settings=get_run_settings_json(),
     shell:
         "{params.vsr} summary {wildcards.video:q} {params.type:q} {params.model:q} {input.probe:q}"
         " {params.index:q} {input.final:q} {output:q}"
-        " --timings {input.timings:q} --qc {input.qc:q} > {log:q} 2>&1"
+        " --timings {input.timings:q} --qc {input.qc:q} --settings {params.settings:q}"
+        " > {log:q} 2>&1"

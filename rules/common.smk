@@ -127,6 +127,14 @@ def get_all_targets(wildcards):
     return targets
 
 
+def get_run_settings_json():
+    """The run's effective config, less where its files are (the summary's provenance)."""
+    where = {"manifest", "results", "s3_cache_dir"}
+    return json.dumps(
+        {k: v for k, v in config.items() if k not in where}, sort_keys=True, default=str
+    )
+
+
 def get_settings_json(section):
     return json.dumps(config[section], sort_keys=True)
 

@@ -16,6 +16,9 @@ checkpoint probe:
         source=get_source_path,
         vsr=VSR,
         picture=get_picture_settings_json,
+        container=config["container"],
+        audio=config["audio"],
     shell:
         "{params.vsr} probe {params.source:q} {output.json:q} --timing {output.timing:q}"
-        " --picture {params.picture:q} > {log:q} 2>&1"
+        " --picture {params.picture:q} --container {params.container} --audio {params.audio}"
+        " > {log:q} 2>&1"

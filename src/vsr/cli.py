@@ -88,7 +88,8 @@ def _upscale_arguments(p: argparse.ArgumentParser) -> None:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="extra workflow config, as for snakemake --config",
+        help="more config: KEY=VALUE or section.key=VALUE (encode.crf=20,"
+        " output.size=1920x1080, upscale.batch_size=4, audio=reencode)",
     )
     p.add_argument("--keep-work", action="store_true", help="keep intermediate shards")
 
@@ -187,6 +188,11 @@ COMMANDS = (
         "batch",
         "upscale a whole archive: one Snakemake run per chunk of titles",
         main="vsr.workflow.batch:main",
+    ),
+    Command(
+        "plan",
+        "probe an archive and decide everything before any GPU time (plan.csv/html)",
+        main="vsr.workflow.plan:main",
     ),
     Command("models", "list the models, their sources and licences", run=_models),
     Command(

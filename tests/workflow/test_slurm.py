@@ -8,6 +8,7 @@ two shards only.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import subprocess
@@ -309,3 +310,17 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     assert comments[0] == "rule_finish_assemble_qc"
     assert comments[1] == "rule_gpu_shards_upscale_encode"
     assert comments[2] == "rule_prep_probe_split"
+
+
+def test_plan_on_slurm_probes_in_slurm_jobs_and_upscales_nothing(manifest: Path, tmp_path: Path):
+    log = tmp_path / "plan.log"
+    command = ["-m", "vsr", "plan", str(manifest), "-o", str(tmp_path / "plan")]
+    command += ["--profile", "slurm", *FAST_STATUS]
+    run = finish(start([sys.executable, *command], bare_env(), log), log, RUN_TIMEOUT_S)
+    assert run.returncode == 0, run.output[-3000:]
+    rows = list(csv.DictReader((tmp_path / "plan" / "plan.csv").open()))
+    assert [(r["id"], r["status"], r["frames"]) for r in rows] == [("clip", "ok", "16")]
+    chunk_log = tmp_path / "plan" / "titles" / ".batch" / "chunk-0000" / "snakemake.log"
+    comments = [job.comment for job in slurm_jobs(submitted_job_ids(chunk_log.read_text()))]
+    assert comments and all("probe" in c and "upscale" not in c for c in comments), comments
+    assert not list((tmp_path / "plan" / "titles").glob("*/work/shards"))

@@ -190,15 +190,50 @@ def _is_cover_art(stream: av.stream.Stream) -> bool:
 
 def choose_container(info: dict[str, Any]) -> str:
     """mp4 unless a stream or attachment that must be copied cannot live in MP4."""
+    return "mkv" if unfit_streams(info, "mp4") else "mp4"
+
+
+def unfit_streams(info: dict[str, Any], container: str, audio: str = "copy") -> list[str]:
+    """The source's streams `container` cannot hold by copy, in words (`audio pcm_s16le
+    (#1)`); audio="reencode" leaves out the audio the assemble step re-encodes to AAC."""
+    if container != "mp4":
+        return []  # Matroska holds every stream; mov_text alone is dropped there (MP4-only)
+    unfit = []
     for s in info["streams"]:
         if s["type"] == "attachment":
-            return "mkv"
-        if s["type"] == "audio" and s["codec"] not in MP4_AUDIO:
-            return "mkv"
-        if s["type"] == "subtitle" and s["codec"] not in MP4_SUBTITLE:
-            return "mkv"
-    return "mp4"
+            unfit.append(f"attachment {s.get('filename') or ''} (#{s['index']})")
+        elif s["type"] == "audio" and s["codec"] not in MP4_AUDIO and audio != "reencode":
+            unfit.append(f"audio {s['codec']} (#{s['index']})")
+        elif s["type"] == "subtitle" and s["codec"] not in MP4_SUBTITLE:
+            unfit.append(f"subtitle {s['codec']} (#{s['index']})")
+    return unfit
+
+
+def check_container_fit(
+    path: str | os.PathLike[str], info: dict[str, Any], container: str, audio: str = "copy"
+) -> None:
+    """Refuse, before any work, a container that cannot hold the source's streams by copy."""
+    unfit = unfit_streams(info, container, audio)
+    if not unfit:
+        return
+    only_audio = all(item.startswith("audio ") for item in unfit)
+    remedy = "use a .mkv output" + (" or --config audio=reencode (AAC)" if only_audio else "")
+    raise VsrError(
+        path, f"{container.upper()} cannot hold the source's {', '.join(unfit)} by copy; {remedy}"
+    )
 
 
 def is_image(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def priming_seconds(path: Path, index: int) -> float:
+    """Seconds of encoder priming (AAC: 1024 samples) the first packet of a stream skips."""
+    with open_media(path) as container:
+        stream = container.streams[index]
+        for packet in container.demux(stream):
+            if packet.size and packet.has_sidedata("skip_samples"):
+                data = bytes(packet.get_sidedata("skip_samples"))
+                return int.from_bytes(data[:4], "little") / (stream.codec_context.sample_rate or 1)
+            return 0.0
+    return 0.0

@@ -61,6 +61,10 @@ class ModelSpec:
     def all_scales(self) -> tuple[int, ...]:
         return self.scales or (self.scale,)
 
+    # Trained with a GAN loss: the detail it adds is invented, not recovered (said in every
+    # output's provenance). None: not known (a checkpoint given by path or URL).
+    synthesises_detail: bool | None = False
+
 
 SCALED_NAME = re.compile(r"^(?P<family>.+)-x(?P<scale>[0-9])$")
 ANIMEVIDEO_NOTE = (
@@ -94,6 +98,7 @@ REGISTRY = Registry(
             # Published values for this file disagree (3a5ca263..., b8a83768...): left unpinned.
             sha256=None,
             ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP{scale}X",
+            synthesises_detail=True,
             params=621_424,
             default_for=("anime",),
             scales=(2, 3, 4),
@@ -109,6 +114,7 @@ REGISTRY = Registry(
             url=f"{RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
             sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
             ncnn_stem="REALESRGAN_X4PLUS_UP4X",
+            synthesises_detail=True,
             params=16_697_987,
             default_for=("real",),
         ),
@@ -121,6 +127,7 @@ REGISTRY = Registry(
             url=f"{RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
             sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
             ncnn_stem="REALESRGAN_X4PLUSANIME_UP4X",
+            synthesises_detail=True,
             params=4_467_779,
         ),
         ModelSpec(
@@ -348,5 +355,6 @@ def _inspect_file(path: Path, source: str) -> tuple[ModelSpec, spandrel.ImageMod
         source=source,
         params=sum(p.numel() for p in descriptor.model.parameters()),
         path=path,
+        synthesises_detail=None,
     )
     return spec, descriptor

@@ -18,7 +18,7 @@ from typing import Any
 import av
 
 from vsr.errors import VsrError
-from vsr.media.probe import open_media
+from vsr.media.probe import MP4_AUDIO, check_container_fit, open_media
 from vsr.media.videoio import exact_start_options
 from vsr.util import StepTimer, atomic_output, read_json
 
@@ -57,14 +57,17 @@ def assemble(
     out: str,
     *,
     timing_json: str | None = None,
+    audio: str = "copy",
+    comment: str | None = None,
 ) -> dict[str, Any]:
-    """Write the final video `out` (.mp4 or .mkv) from the segments and the source's streams."""
+    """Write the final video `out` (.mp4 or .mkv) from the segments and the source's streams
+    (`audio="reencode"`: audio the container cannot copy becomes AAC; `comment`: the file's
+    provenance tag)."""
     info = read_json(probe_json)
     suffix = Path(out).suffix.lower()
     if suffix not in MUXER:
         raise VsrError(out, f"unsupported output container {suffix!r} (use .mp4 or .mkv)")
-    if suffix != ".mkv" and info["container_out"] == "mkv":
-        raise VsrError(out, "the source has streams MP4 cannot hold by copy; use a .mkv output")
+    check_container_fit(source, info, "mkv" if suffix == ".mkv" else "mp4", audio)
     if not segments:
         raise VsrError(source, "no segments to assemble")
     options = {}
@@ -77,16 +80,19 @@ def assemble(
         atomic_output(out) as tmp,
         open_media(source) as src,
         av.open(segments[0]) as first,
-        av.open(str(tmp), "w", format=MUXER[suffix], options=options) as dst,
+        av.open(str(tmp), "w", format=MUXER[suffix], container_options=options) as dst,
     ):
-        video_out, copied = _add_streams(src, first, dst, info["video"]["index"])
+        video_out, copied = _add_streams(src, first, dst, info["video"]["index"], audio)
+        if comment:
+            dst.metadata["comment"] = comment
         frames = _mux(src, segments, dst, video_out, copied)
     return {"frames": frames, "streams_copied": len(copied), "output": out}
 
 
-def _add_streams(src, first_segment, dst, video_index: int):
+def _add_streams(src, first_segment, dst, video_index: int, audio: str = "copy"):
     """Output streams: the segments' video, then the source's audio/subtitles, attachments and
-    chapters, with their language, title and disposition."""
+    chapters, with their language, title and disposition. Audio MP4 cannot hold is re-encoded
+    to AAC when `audio` says so (its output stream is then an encoder, not a template)."""
     dst.metadata.update(_clean_tags(src.metadata, keep_all=True))
     video_out = dst.add_stream_from_template(first_segment.streams.video[0])
     video_out.time_base = first_segment.streams.video[0].time_base
@@ -100,6 +106,17 @@ def _add_streams(src, first_segment, dst, video_index: int):
         elif dst.format.name == "matroska" and _codec(stream) in MP4_ONLY:
             # MKV was chosen for another stream; this one cannot be copied into it.
             log.warning("dropping %s stream #%d: not storable in MKV", _codec(stream), stream.index)
+        elif stream.type == "audio" and audio == "reencode" and _needs_reencode(dst, stream):
+            # The default layout for the channel count: PCM often declares none, AAC needs one.
+            copied[stream.index] = dst.add_stream(
+                "aac",
+                rate=stream.codec_context.sample_rate,
+                layout={1: "mono", 2: "stereo"}.get(
+                    stream.codec_context.channels, stream.codec_context.layout.name
+                ),
+                format="fltp",
+            )
+            _copy_tags(stream, copied[stream.index])
         elif stream.type in COPIED_TYPES:
             copied[stream.index] = dst.add_stream_from_template(stream)
             _copy_tags(stream, copied[stream.index])
@@ -117,10 +134,22 @@ def _mux(src, segments: list[str], dst, video_out, copied: dict[int, Any]) -> in
         if packet.stream.type == "video":
             packet.stream = video_out
             frames += 1
+        elif copied[packet.stream.index].codec_context.is_encoder:
+            encoder = copied[packet.stream.index]
+            for frame in packet.stream.decode(packet):
+                dst.mux(encoder.encode(frame))
+            continue
         else:
             packet.stream = copied[packet.stream.index]
         dst.mux(packet)
+    for stream in copied.values():
+        if stream.codec_context.is_encoder:
+            dst.mux(stream.encode(None))
     return frames
+
+
+def _needs_reencode(dst, stream: av.stream.Stream) -> bool:
+    return dst.format.name != "matroska" and _codec(stream) not in MP4_AUDIO
 
 
 def _codec(stream: av.stream.Stream) -> str | None:
@@ -152,8 +181,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out")
     parser.add_argument("--segments", nargs="+", required=True)
     parser.add_argument("--timing")
+    parser.add_argument("--audio", choices=("copy", "reencode"), default="copy")
+    parser.add_argument("--model", help="the model's name: the output's provenance tag")
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step assemble SOURCE PROBE OUT --segments SEG...`: the final video OUT."""
-    assemble(args.source, args.probe, args.segments, args.out, timing_json=args.timing)
+    """`vsr step assemble SOURCE PROBE OUT --segments SEG... [--audio copy|reencode]
+    [--model NAME]`: the final video OUT."""
+    comment = None
+    if args.model:
+        from vsr.models.provenance import file_tag
+
+        comment = file_tag(args.model)
+    assemble(
+        args.source,
+        args.probe,
+        args.segments,
+        args.out,
+        timing_json=args.timing,
+        audio=args.audio,
+        comment=comment,
+    )

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from vsr.media.picture import plan
-from vsr.media.probe import probe
+from vsr.media.probe import check_container_fit, probe
 from vsr.util import StepTimer, write_json
 
 
@@ -22,10 +22,15 @@ def write_probe(
     source: str | os.PathLike[str],
     out_json: str | os.PathLike[str],
     settings: dict[str, Any] | None = None,
+    container: str = "auto",
+    audio: str = "copy",
 ) -> dict[str, Any]:
     """Probe a source, plan its picture handling (`settings`: deinterlace, crop, output...) and
-    write the JSON the other steps read."""
+    write the JSON the other steps read. A `container` asked for that cannot hold the source's
+    streams fails here, before any upscaling."""
     info = probe(source)
+    if container != "auto":
+        check_container_fit(source, info, container, audio)
     info["picture"] = plan(source, info, settings or {})
     write_json(out_json, info)
     return info
@@ -38,10 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--picture", default="{}", help="JSON: picture settings (deinterlace, crop...)"
     )
     parser.add_argument("--timing")
+    parser.add_argument("--container", choices=("auto", "mp4", "mkv"), default="auto")
+    parser.add_argument("--audio", choices=("copy", "reencode"), default="copy")
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step probe SOURCE OUT [--picture JSON] [--timing JSON]`: write the probe of SOURCE
-    to OUT."""
+    """`vsr step probe SOURCE OUT [--picture JSON] [--timing JSON] [--container C] [--audio A]`:
+    write the probe of SOURCE to OUT."""
     with StepTimer("probe", args.timing):
-        write_probe(args.source, args.out, json.loads(args.picture))
+        write_probe(args.source, args.out, json.loads(args.picture), args.container, args.audio)

@@ -3,17 +3,14 @@ it, and publish it only if every check passes.
 
 Checks, one function each (each written with its value and pass/fail under `qc` in summary.json):
 - `streams`: every source audio and subtitle stream is present;
-- `scan`: the output is no more combed than the plan allows: field motion (`vsr.media.field_motion`)
-  on the output scaled back to the source height; deinterlaced or inverse-telecined outputs show
-  fields from two instants in at most 5% of moving frames, a source called progressive only must
-  not get more combed; idet's share is recorded beside it;
+- `scan`: field motion on the output scaled back to the source height: fields from two instants
+  in at most 5% of moving frames; a source called progressive must only not get more combed;
 - `aspect`: display aspect ratio within 0.5%;
 - `frames`: frames counted by decoding the output, against the contract (the pictures the
   viewer saw: the source's frames, x2 at field rate, the film frames after inverse telecine);
 - `duration`: each stream's duration against the source's;
 - `audio_offset`: the audio start relative to the video start, against the source's;
-- `frozen` / `black`: no more repeated or black frames than the source had (film frames once
-  each, in a mixed title's film sections too).
+- `frozen` / `black`: no more repeated or black frames than the source had (film frames once).
 A failure names every failed check in one line, most serious first.
 """
 
@@ -31,7 +28,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.media import field_motion
 from vsr.media.picture import CONTRACT, contract_from_rates, display_aspect, is_turned
-from vsr.media.probe import open_media, probe
+from vsr.media.probe import open_media, priming_seconds, probe
 from vsr.media.scan import IdetCounter
 from vsr.util import link_or_copy, read_json, write_json
 
@@ -216,6 +213,8 @@ def check_audio_offset(p: _Pair) -> dict[str, Any]:
             continue
         so = p.src_spans[s["index"]][0] - (p.src_stats.first or 0.0)
         oo = p.out_spans[o["index"]][0] - (p.out_stats.first or 0.0)
+        if o["codec"] != s["codec"]:  # re-encoded (audio=reencode): its priming is not played
+            oo += priming_seconds(p.output, o["index"])
         offsets[f"audio#{s['index']}"] = (round(oo, 4), round(so, 4))
         ok &= abs(oo - so) <= OFFSET_TOLERANCE_S
     value = {k: v[0] for k, v in offsets.items()}
@@ -340,6 +339,9 @@ def _match_streams(src: list[dict], out: list[dict], output: Path):
         if s["type"] == "subtitle" and s["codec"] in MKV_DROPPED and output.suffix == ".mkv":
             continue
         match = next((o for o in pool if (o["type"], o["codec"]) == (s["type"], s["codec"])), None)
+        if match is None and s["type"] == "audio" and output.suffix != ".mkv":
+            # Audio MP4 cannot copy is re-encoded to AAC when the run asks for it (audio=reencode).
+            match = next((o for o in pool if (o["type"], o["codec"]) == ("audio", "aac")), None)
         if match is not None:
             pool.remove(match)
         pairs.append((s, match))

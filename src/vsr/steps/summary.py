@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def write_summary(
     final: str,
     out: str,
     qc_json: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     info = read_json(probe_json)
     index = read_json(index_json)
@@ -87,8 +89,27 @@ def write_summary(
     }
     if qc_json:  # the qc step's verdict: every check with its value and pass/fail
         summary["qc"] = read_json(qc_json)
+    summary["provenance"] = provenance(info, model, Path(final).suffix[1:], settings or {})
     write_json(out, summary)
     return summary
+
+
+def provenance(
+    info: dict[str, Any], model: str, container: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """What made the output: tool, model (weights sha256, licence, GAN or not), every effective
+    setting (the run's config and this title's picture settings) and every decision with its
+    evidence."""
+    from vsr.media.decisions import decisions
+    from vsr.models import provenance as made_by
+
+    spec = made_by.model(model)
+    return {
+        "tool": made_by.tool(),
+        "model": spec,
+        "settings": {**settings, "picture": (info.get("picture") or {}).get("settings")},
+        "decisions": decisions(info, container, spec["scale"]),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(name)
     parser.add_argument("--timings", nargs="*", default=[])
     parser.add_argument("--qc", help="the qc step's report")
+    parser.add_argument("--settings", default="{}", help="JSON: the run's effective config")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -111,4 +133,5 @@ def run(args: argparse.Namespace) -> None:
         args.final,
         args.out,
         qc_json=args.qc,
+        settings=json.loads(args.settings),
     )

@@ -5,9 +5,11 @@ re-plans as each title's checkpoints finish: at ~3 ms per job, 1,000 titles x 33
 about half an hour of planning (docs/scaling.md measures the curve). Here the manifest is cut
 into chunks of titles; each chunk is one Snakemake run (its own working directory, so runs do
 not contend for one lock), at most `--parallel` at a time. A title whose summary.json exists is
-done and never planned again, so an interrupted batch resumes by running the same command. Each
-title gets one progress line when its chunk ends, and `archive.csv` in the results folder lists
-every title: status, frames, frames/s, QC and output.
+done and never planned again, so an interrupted batch resumes by running the same command.
+While it runs, one status line keeps updating (titles done, failed and running, frames/s over
+the archive, ETA) and each title gets its line as soon as it finishes (`batch_progress`);
+`archive.csv` and `archive.html` in the results folder list every title: status and reason,
+frames, frames/s, QC, the decisions made (scan, crop, container), review reasons and output.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import argparse
 import csv
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,39 @@ from vsr.workflow.config import effective_config
 from vsr.workflow.manifest import load_manifest, write_manifest
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
-COLUMNS = ["id", "status", "frames", "fps", "qc", "review", "output", "log"]
+COLUMNS = [
+    "id",
+    "status",
+    "reason",
+    "frames",
+    "fps",
+    "qc",
+    "scan",
+    "crop",
+    "container",
+    "review",
+    "output",
+    "log",
+]
 
 
 def default_models() -> dict[str, str]:
     return dict(effective_config({})["models"])
+
+
+def title_failure(results: Path, video: str, since: float = 0.0) -> str | None:
+    """The one-line error a step of this title wrote into its log since `since`, if any."""
+    from vsr.workflow.run import first_step_error
+
+    logs = []
+    for log in sorted(video_paths(results, video).logs.glob("**/*.log")):
+        try:
+            if log.stat().st_mtime >= since:
+                logs.append(log)
+        except OSError:
+            continue
+    found = first_step_error(*logs)
+    return str(found) if found else None
 
 
 def title_record(results: Path, video: str, log: str = "") -> dict[str, Any]:
@@ -44,15 +74,22 @@ def title_record(results: Path, video: str, log: str = "") -> dict[str, Any]:
     summary = read_json(summary_path)
     seconds = sum(stage.get("seconds", 0.0) for stage in summary.get("stages", {}).values())
     frames = int(summary.get("frames", 0))
+    made = (summary.get("provenance") or {}).get("decisions") or {}
     return {
         "id": video,
         "status": "done",
+        "reason": "",
         "frames": frames,
         "fps": round(frames / seconds, 3) if seconds else "",
         "qc": quality_check(Path(summary["output"]), frames),
+        "scan": (made.get("scan") or {}).get("value", ""),
+        "crop": (made.get("crop") or {}).get("value", ""),
+        "container": Path(summary["output"]).suffix[1:],
         "review": "; ".join(summary.get("review") or []),
         "output": summary["output"],
         "log": log,
+        "source": summary.get("source", ""),
+        "rotation": (summary.get("probe") or {}).get("video", {}).get("rotation", 0),
     }
 
 
@@ -71,21 +108,84 @@ def quality_check(output: Path, frames: int) -> str:
     return "ok" if count == frames else f"frames {count} != {frames}"
 
 
-def write_csv(path: Path, records: dict[str, dict[str, Any]]) -> None:
-    with atomic_output(path) as tmp, tmp.open("w", newline="") as handle:
+def write_reports(results: Path, records: dict[str, dict[str, Any]]) -> None:
+    """archive.csv and archive.html (failed and review titles first)."""
+    from vsr.workflow.pages import archive_page
+
+    with atomic_output(results / "archive.csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(records.values())
+    with atomic_output(results / "archive.html") as tmp:
+        tmp.write_text(archive_page(list(records.values())))
 
 
 def progress_line(record: dict[str, Any]) -> str:
     if record["status"] == "done":
         fps = f"{record['fps']} frames/s" if record.get("fps") != "" else "? frames/s"
+        review = f", review: {record['review']}" if record.get("review") else ""
         return (
             f"{record['id']}: done, {record['frames']} frames, {fps}, "
-            f"qc {record['qc']}, {record['output']}"
+            f"qc {record['qc']}{review}, {record['output']}"
         )
-    return f"{record['id']}: {record['status']} (log: {record.get('log') or '-'})"
+    reason = f": {record['reason']}" if record.get("reason") else ""
+    return f"{record['id']}: {record['status']}{reason} (log: {record.get('log') or '-'})"
+
+
+def run_chunks(
+    table,
+    results: Path,
+    *,
+    chunk: int = 20,
+    parallel: int = 1,
+    profile: str = "local",
+    cores: int = 1,
+    config: list[str] | None = None,
+    extra: list[str] | None = None,
+    target: Callable[[str], Path] | None = None,
+    on_chunk_done: Callable[[list[str], int, Path], None] | None = None,
+) -> None:
+    """The titles of `table`, `chunk` per Snakemake run, `parallel` runs at a time, into
+    `results`; `target(video)` names the file a title's run stops at (default: the whole
+    title). `on_chunk_done(videos, returncode, log)` follows each run."""
+    from vsr.workflow.config import parse_items, snakemake_items
+
+    env = snakemake_env(profile)
+    if profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
+        # One title per run: its jobs are grouped into few Slurm jobs, which Snakemake can do
+        # safely only where no other title's checkpoint finishes meanwhile (see cluster.py).
+        env["VSR_SLURM_GROUP"], chunk = "1", 1
+    videos = list(table.index)
+    chunks = [videos[i : i + chunk] for i in range(0, len(videos), max(1, chunk))]
+    batch_dir = results / ".batch"
+    items = snakemake_items(parse_items(config or []))
+
+    def run_chunk(number: int, titles: list[str]) -> None:
+        workdir = batch_dir / f"chunk-{number:04d}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        rows = table.loc[titles].to_dict("records")  # with any per-video override columns
+        chunk_manifest = write_manifest(workdir / "manifest.tsv", rows)
+        settings = {"manifest": str(chunk_manifest), "results": str(results), **items}
+        targets = [str(target(v)) for v in titles] if target else ["videos"]
+        command = snakemake_command(
+            workdir,
+            settings,
+            cores=cores,
+            profile=profile,
+            extra=["--keep-going", *(extra or [])],
+            targets=targets,
+        )
+        log = workdir / "snakemake.log"
+        with log.open("w") as handle:
+            done = subprocess.run(
+                command, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False
+            )
+        if on_chunk_done:
+            on_chunk_done(titles, done.returncode, log)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for future in [pool.submit(run_chunk, n, c) for n, c in enumerate(chunks)]:
+            future.result()
 
 
 def run_batch(
@@ -100,63 +200,34 @@ def run_batch(
     extra: list[str] | None = None,
     out=sys.stdout,
 ) -> dict[str, dict[str, Any]]:
-    env = snakemake_env(profile)
-    if profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
-        # One title per run: its jobs are grouped into few Slurm jobs, which Snakemake can do
-        # safely only where no other title's checkpoint finishes meanwhile (see cluster.py).
-        env["VSR_SLURM_GROUP"], chunk = "1", 1
-    table = load_manifest(manifest, default_models())
+    from vsr.workflow.batch_progress import BatchProgress
+    from vsr.workflow.config import check_config, effective_config, parse_items
+
     results = results.resolve()
-    batch_dir = results / ".batch"
-    csv_path = results / "archive.csv"
+    # The same checks as `vsr upscale` before any work: the config (dotted keys typed by the
+    # schema), then the manifest; each title's source and container fit at its probe step.
+    settings = effective_config(parse_items(config or []))
+    check_config({**settings, "manifest": str(manifest), "results": str(results)})
+    table = load_manifest(manifest, settings.get("models") or default_models())
     records = {video: title_record(results, video) for video in table.index}
     pending = [video for video, record in records.items() if record["status"] != "done"]
     for video in table.index:
         if records[video]["status"] == "done":
             print(progress_line(records[video]), file=out, flush=True)
     results.mkdir(parents=True, exist_ok=True)
-    write_csv(csv_path, records)
-    chunks = [pending[i : i + chunk] for i in range(0, len(pending), chunk)]
-    lock = threading.Lock()
-
-    def run_chunk(number: int, videos: list[str]) -> None:
-        workdir = batch_dir / f"chunk-{number:04d}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        rows = table.loc[videos, ["id", "source", "type", "model"]].to_dict("records")
-        chunk_manifest = write_manifest(workdir / "manifest.tsv", rows)
-        settings = {"manifest": str(chunk_manifest), "results": str(results)}
-        command = snakemake_command(
-            workdir,
-            settings,
-            cores=cores,
+    write_reports(results, records)
+    with BatchProgress(results, records, pending, out, progress_line, write_reports) as progress:
+        run_chunks(
+            table.loc[pending],
+            results,
+            chunk=chunk,
+            parallel=parallel,
             profile=profile,
-            extra=["--keep-going", *(extra or [])],
-            targets=["videos"],
+            cores=cores,
+            config=config,
+            extra=extra,
+            on_chunk_done=progress.chunk_done,
         )
-        if config:  # the user's KEY=VALUE items as given, before the chunk's own settings
-            command[command.index("--config") + 1 : command.index("--config") + 1] = config
-        log = workdir / "snakemake.log"
-        with log.open("w") as handle:
-            done = subprocess.run(
-                command,
-                cwd=workdir,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=env,
-                check=False,
-            )
-        with lock:
-            for video in videos:
-                record = title_record(results, video, str(log))
-                if record["status"] != "done":
-                    record["status"] = "failed" if done.returncode else "incomplete"
-                records[video] = record
-                print(progress_line(record), file=out, flush=True)
-            write_csv(csv_path, records)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for future in [pool.submit(run_chunk, n, c) for n, c in enumerate(chunks)]:
-            future.result()
     return records
 
 
@@ -170,7 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", type=int, default=1, help="Snakemake runs at a time")
     p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
     p.add_argument("--cores", type=int, default=1, help="cores per run (local profile)")
-    p.add_argument("--config", nargs="*", default=[], help="more config KEY=VALUE")
+    p.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more config: KEY=VALUE, section.key=VALUE (encode.crf=20, output.size=1920x1080)",
+    )
     args, extra = p.parse_known_args(argv)
     started = time.perf_counter()
     try:

@@ -124,10 +124,13 @@ def load_manifest(
 
 
 def write_manifest(path: str | Path, rows: list[dict[str, str]]) -> Path:
-    """Write a manifest (used by `vsr upscale` for its one video)."""
+    """Write a manifest: id, source, type, model, then any per-video columns the rows carry
+    (deinterlace, crop, aspect...: the overrides travel with the title)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=["id", "source", "type", "model"]).to_csv(
-        path, sep="\t", index=False
-    )
+    columns = ["id", "source", "type", "model"]
+    columns += [k for row in rows for k in row if k not in columns]
+    columns = list(dict.fromkeys(columns))
+    filled = [{column: row.get(column, "") for column in columns} for row in rows]
+    pd.DataFrame(filled, columns=columns).to_csv(path, sep="\t", index=False)
     return path

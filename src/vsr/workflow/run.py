@@ -19,11 +19,12 @@ from vsr.layout import (
     upscale_work_dir,
     video_paths,
 )
-from vsr.media.probe import is_image, probe
+from vsr.media.probe import is_image
 from vsr.user_paths import absolute, check_input_file, check_output_path
-from vsr.workflow.config import check_config, effective_config, parse_items
+from vsr.workflow.config import check_config, effective_config, parse_items, snakemake_items
 from vsr.workflow.lock import WorkLock
 from vsr.workflow.manifest import write_manifest
+from vsr.workflow.preflight import check_title
 from vsr.workflow.progress import ProgressPrinter
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
@@ -41,11 +42,24 @@ def first_step_error(*logs: Path) -> VsrError | None:
 NO_SPACE = "No space left on device"
 
 
-def failure_reason(video: VideoPaths, source: str, log: Path) -> VsrError:
+def _is_within(path: str, folder: Path, workdir: Path) -> bool:
+    """Whether `path` (absolute, or relative to the workflow's directory) lies in `folder`."""
+    given = Path(path)
+    full = given if given.is_absolute() else workdir / given
+    return Path(os.path.abspath(full)).is_relative_to(os.path.abspath(folder))
+
+
+def failure_reason(
+    video: VideoPaths, source: str, log: Path, output: str | None = None
+) -> VsrError:
     """Why a workflow run failed, as one line: a step's own `vsr: error:` line, else a system
-    error the logs name (a full disk: ENOSPC and the folder), else where to look."""
+    error the logs name (a full disk: ENOSPC and the folder), else where to look. A line about
+    a file of the run's own (the assembled or final video in the work folder) names `output`,
+    the path the user gave."""
     step_logs = sorted(video.logs.glob("**/*.log"))
     found = first_step_error(*step_logs, log)
+    if found and output and _is_within(found.path, video.root, log.parent):
+        return VsrError(output, found.problem)
     if found:
         return found
     for path in [*step_logs, log]:
@@ -94,11 +108,15 @@ def upscale_file(
     settings = effective_config({"manifest": "manifest.tsv", "results": "results", **extra})
     check_config(settings)
     out = check_output_path(output, settings.get("container"))
-    # Fail fast, naming the file or model, before any workflow starts.
-    try:
-        probe(src)
-    except VsrError as exc:
-        raise VsrError(source, exc.problem) if exc.path == str(src) else exc from None
+    # Fail fast, naming the file or model, before any workflow starts: the source, its streams
+    # against the output's container, the picture settings and the disk the run needs.
+    check_title(
+        source,
+        src,
+        {**settings, "container": out.suffix[1:].lower()},
+        output_given=output,
+        work_folder=out.parent,
+    )
     if model:
         from vsr.models.registry import resolve_model
 
@@ -111,12 +129,23 @@ def upscale_file(
     work = upscale_work_dir(out)
     with WorkLock(work, output) as lock:
         return _run_workflow(
-            lock, source, src, out, work, video_type, model, extra, cores, profile, keep_work
+            lock,
+            source,
+            output,
+            src,
+            out,
+            work,
+            video_type,
+            model,
+            extra,
+            cores,
+            profile,
+            keep_work,
         )
 
 
 def _run_workflow(
-    lock, source, src, out, work, video_type, model, extra, cores, profile, keep_work
+    lock, source, output, src, out, work, video_type, model, extra, cores, profile, keep_work
 ):
     video = upscale_video_paths(out)
     manifest = write_manifest(
@@ -129,7 +158,7 @@ def _run_workflow(
         "manifest": manifest.name,
         "results": str(video.root.parent.relative_to(work)),
         "container": out.suffix[1:].lower(),
-        **extra,
+        **snakemake_items(extra),
     }
     # The work folder belongs to this output alone (WorkLock); Snakemake's own lock would only
     # make a run killed earlier block the resume.
@@ -158,7 +187,7 @@ def _run_workflow(
             stop_workflow(process)
             raise
     if returncode != 0:
-        raise failure_reason(video, source, log)
+        raise failure_reason(video, source, log, output)
     # The summary first: the final move is a rename and cannot fail for want of space.
     shutil.copy(video.summary, summary_beside(out))
     os.replace(video.final(out.suffix[1:].lower()), out)

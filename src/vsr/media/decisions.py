@@ -1,0 +1,118 @@
+"""Every decision the run makes for one title, with why, read from its probe (and the picture
+plan in it): what `vsr plan` shows before the run, what summary.json's provenance records after
+it, and what archive.csv lists. One reader, so the plan and the run say the same thing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from vsr.media.picture import output_geometry, picture_size
+
+MODE_WORDS = {
+    "none": "none (progressive)",
+    "bwdif_frame": "deinterlace (bwdif, frame rate)",
+    "bwdif_field": "deinterlace (bwdif, field rate: 2 frames per frame)",
+    "ivtc": "inverse telecine (fieldmatch + decimate to 24000/1001)",
+    "soft_retime": "soft telecine: film frames retimed to 24000/1001",
+    "fieldmatch": "mixed: fieldmatch per section",
+}
+
+
+def output_frames(info: dict[str, Any]) -> int:
+    """Frames the output will hold: the source's, by the picture plan's frame-count contract."""
+    fields = (info.get("picture") or {}).get("fields") or {}
+    contract = Fraction(fields.get("frames_per_source_frame") or "1")
+    return int(info["video"]["frames"] * contract)
+
+
+def scan_text(info: dict[str, Any]) -> str:
+    """`progressive`, `interlaced tff`, or the sections of a mixed title (`mixed: 0.0 s
+    progressive, 12.5 s interlaced`)."""
+    scan = (info.get("picture") or {}).get("scan") or {}
+    kind = scan.get("type") or "progressive"
+    order = scan.get("field_order")
+    sections = scan.get("sections") or []
+    if not sections and kind == "mixed":
+        # The sampling windows' own calls, consecutive ones of a kind merged into a section.
+        for window in (scan.get("evidence") or {}).get("windows") or []:
+            if not sections or sections[-1]["kind"] != window.get("kind"):
+                sections.append({"start_s": window.get("start_s", 0), "kind": window.get("kind")})
+    if sections:
+        parts = [f"{s.get('start_s', 0):.1f} s {s.get('type') or s.get('kind')}" for s in sections]
+        return f"{kind}: " + ", ".join(parts)
+    return f"{kind} {order}" if order and kind != "progressive" else kind
+
+
+def crop_text(info: dict[str, Any]) -> str:
+    crop = (info.get("picture") or {}).get("crop")
+    return f"{crop['w']}:{crop['h']}:{crop['x']}:{crop['y']}" if crop else "none"
+
+
+def decisions(info: dict[str, Any], container: str, scale: int = 4) -> dict[str, dict[str, Any]]:
+    """{name: {"value", "why", "evidence"}} for scan, fields, crop, output size and container."""
+    picture = info.get("picture") or {}
+    settings = picture.get("settings") or {}
+    scan = picture.get("scan") or {}
+    fields = picture.get("fields") or {}
+    bars = picture.get("bars") or {}
+    video = info["video"]
+    width, height = picture_size(info)
+    turned = (video.get("rotation", 0) // 90) % 2 == 1
+    model_w, model_h = (height, width) if turned else (width, height)
+    shape = output_geometry(info, model_w * scale, model_h * scale)
+    deinterlace = settings.get("deinterlace", "auto")
+    contract = fields.get("frames_per_source_frame", "1")
+    crop_setting = settings.get("crop", "auto")
+    result = {
+        "scan": {
+            "value": scan_text(info),
+            "why": "measured (deinterlace=auto)" if deinterlace != "off" else "deinterlace=off",
+            "evidence": {
+                k: scan.get(k) for k in ("confidence", "evidence", "sections") if k in scan
+            },
+        },
+        "fields": {
+            "value": MODE_WORDS.get(fields.get("mode", "none"), fields.get("mode")),
+            "why": f"deinterlace={deinterlace} on a {scan.get('type', 'progressive')} source",
+            "evidence": fields,
+        },
+        "crop": {
+            "value": crop_text(info),
+            "why": (
+                "stable bars measured (crop=auto)"
+                if crop_setting == "auto" and picture.get("crop")
+                else "no stable bars (crop=auto)"
+                if crop_setting == "auto"
+                else f"crop={crop_setting}"
+            ),
+            "evidence": bars.get("bars") if bars else None,
+        },
+        "size": {
+            "value": f"{shape['width']}x{shape['height']}",
+            "why": (
+                f"x{scale} of {width}x{height}"
+                + (f", fit in {settings['size']}" if settings.get("size") else "")
+                + (", square pixels" if settings.get("aspect") == "square" else "")
+                + (", bars padded back" if shape["pad"] else "")
+            ),
+            "evidence": {"sar": str(shape["sar"]), "display_aspect": str(shape["display"])},
+        },
+        "frames": {
+            "value": output_frames(info),
+            "why": f"{video['frames']} source frames x {contract}",
+            "evidence": {"frame_rate": fields.get("frame_rate") or video.get("frame_rate")},
+        },
+        "container": {
+            "value": container,
+            "why": (
+                "asked for"
+                if container != info.get("container_out")
+                else "holds every stream by copy"
+                if container == "mp4"
+                else "the source has streams MP4 cannot hold by copy"
+            ),
+            "evidence": [f"{s['type']} {s['codec']}" for s in info.get("streams", [])],
+        },
+    }
+    return result

@@ -1,0 +1,183 @@
+"""`vsr batch` while it runs: one status line that keeps updating (titles done, failed and
+running of the total, frames/s over the archive, ETA), and a title's own line as soon as that
+title finishes or fails, not when its chunk ends. Read from the files each title's steps write
+(summary.json, the step logs' error lines, upscale progress), so it works for chunks running side
+by side. On a terminal the status line is rewritten in place; elsewhere (a log file) it is
+printed as a plain line every `plain_every_s` seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vsr.layout import video_paths
+from vsr.workflow.progress import upscale_progress
+
+
+class BatchProgress:
+    def __init__(
+        self,
+        results: Path,
+        records: dict[str, dict[str, Any]],
+        pending: list[str],
+        out,
+        line: Callable[[dict[str, Any]], str],
+        write_reports: Callable[[Path, dict[str, dict[str, Any]]], None],
+        every_s: float = 1.0,
+        plain_every_s: float = 30.0,
+    ):
+        self.results, self.records, self.out = results, records, out
+        self.pending = list(pending)
+        self.line, self.write_reports = line, write_reports
+        self.every_s, self.plain_every_s = every_s, plain_every_s
+        self.started = time.time()
+        self.finished: set[str] = set()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.shown = ""
+        self.last_plain = 0.0
+
+    def __enter__(self) -> BatchProgress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._status(final=True)
+
+    def chunk_done(self, videos: list[str], returncode: int, log: Path) -> None:
+        """After a chunk's run: every title of it not reported yet gets its line now."""
+        from vsr.workflow.batch import title_failure, title_record
+
+        with self.lock:
+            for video in videos:
+                if video in self.finished:
+                    self.records[video]["log"] = str(log)
+                    continue
+                record = title_record(self.results, video, str(log))
+                if record["status"] != "done":
+                    reason = title_failure(self.results, video, self.started)
+                    record["status"] = "failed" if returncode or reason else "incomplete"
+                    record["reason"] = reason or ""
+                self._finish(video, record)
+            self.write_reports(self.results, self.records)
+
+    def _finish(self, video: str, record: dict[str, Any]) -> None:
+        if record["status"] == "done":
+            record["crops"] = _before_after(self.results, record)
+        self.records[video] = record
+        self.finished.add(video)
+        self._clear()
+        print(self.line(record), file=self.out, flush=True)
+
+    def _run(self) -> None:
+        from vsr.workflow.batch import title_failure, title_record
+
+        while not self.stop.wait(self.every_s):
+            changed = False
+            with self.lock:
+                for video in self.pending:
+                    if video in self.finished:
+                        continue
+                    if video_paths(self.results, video).summary.is_file():
+                        self._finish(video, title_record(self.results, video))
+                        changed = True
+                    elif reason := title_failure(self.results, video, self.started):
+                        record = {"id": video, "status": "failed", "reason": reason}
+                        self._finish(video, record)
+                        changed = True
+                if changed:
+                    self.write_reports(self.results, self.records)
+            self._status()
+
+    def numbers(self) -> dict[str, Any]:
+        """done, failed, running, total, frames/s and ETA (seconds) of the titles run now."""
+        done = failed = running = 0
+        frames_done, frames_known, titles_known = 0, 0, 0
+        for video in self.pending:
+            status = self.records[video]["status"] if video in self.finished else None
+            paths = video_paths(self.results, video)
+            if status == "done":
+                done += 1
+                frames_done += int(self.records[video].get("frames") or 0)
+                frames_known += int(self.records[video].get("frames") or 0)
+                titles_known += 1
+            elif status is not None:
+                failed += 1
+            elif paths.timing("probe").exists():
+                running += 1
+                progress = upscale_progress(paths)
+                if progress is not None:
+                    frames_done += progress.frames_done
+                    frames_known += progress.frames_total
+                    titles_known += 1
+        elapsed = max(1e-6, time.time() - self.started)
+        fps = frames_done / elapsed
+        left = len(self.pending) - done - failed
+        eta = None
+        if fps > 0 and titles_known:
+            per_title = frames_known / titles_known
+            unknown = max(0, left - (titles_known - done))
+            eta = (frames_known - frames_done + unknown * per_title) / fps
+        return {
+            "done": done,
+            "failed": failed,
+            "running": running,
+            "total": len(self.pending),
+            "fps": fps,
+            "eta_s": eta,
+        }
+
+    def text(self) -> str:
+        n = self.numbers()
+        eta = "-" if n["eta_s"] is None else _duration(n["eta_s"])
+        return (
+            f"[batch] {n['done']} done, {n['failed']} failed, {n['running']} running of"
+            f" {n['total']}; {n['fps']:.1f} frames/s; ETA {eta}"
+        )
+
+    def _clear(self) -> None:
+        if self.tty and self.shown:
+            print("\r\x1b[K", end="", file=self.out, flush=True)
+            self.shown = ""
+
+    def _status(self, final: bool = False) -> None:
+        text = self.text()
+        if self.tty:
+            print(f"\r\x1b[K{text}", end="\n" if final else "", file=self.out, flush=True)
+            self.shown = "" if final else text
+        elif final or time.time() - self.last_plain >= self.plain_every_s:
+            print(text, file=self.out, flush=True)
+            self.last_plain = time.time()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _before_after(results: Path, record: dict[str, Any]) -> str:
+    """The title's before/after crops for archive.html (a path relative to `results`)."""
+    from vsr.media.sheets import before_after
+
+    name = Path(".archive") / f"{record['id']}.png"
+    try:
+        made = before_after(
+            record.get("source", ""),
+            record["output"],
+            results / name,
+            int(record.get("rotation") or 0),
+            str(record.get("crop") or ""),
+        )
+    except Exception:  # a picture for people: its absence must not fail the batch
+        return ""
+    return str(name) if made else ""
