@@ -1,11 +1,28 @@
-# Single-node Slurm cluster (partitions cpu and gpu, one fake GPU) for tests and demos.
+# Slurm test cluster: one node by default (partitions cpu and gpu, one fake GPU); NODES=4 gives
+# 4 nodes in network namespaces of their own (gpu: 2 nodes with a fake GPU each, cpu: 2 nodes).
+# `lose-node NAME` and `restart-controller` inject faults (scripts/slurm_cluster.py).
 .PHONY: cluster-up cluster-down cluster-status
+NODES ?= 1
 
 cluster-up:
-	@python3 scripts/slurm_cluster.py up
+	@python3 scripts/slurm_cluster.py up --nodes $(NODES)
 
 cluster-down:
 	@python3 scripts/slurm_cluster.py down
 
 cluster-status:
 	@python3 scripts/slurm_cluster.py status
+
+.PHONY: test-faults bench-faults
+
+# The fault suite beyond `make test`'s share (a lost node, S3 away during fetch and publish):
+# head-node Snakemake killed and restarted, slurmctld restart, a full disk for one title, two
+# batches on one results folder, and the whole cloud chain (upload -> Lambda -> SSM agent ->
+# 4-node cluster -> output bucket). Needs root (network namespaces); about 10-15 minutes.
+test-faults: install
+	$(PY) -m pytest -q -m faults tests/workflow/test_faults_slurm.py tests/workflow/test_faults_chain.py
+
+# Faults on the 4-node cluster against a fault-free run: faults injected, titles lost, outputs
+# differing, extra core-seconds for recovery, time to recover (vsr.measure.faults).
+bench-faults: install
+	$(PY) -m vsr.measure.faults --json bench/faults.json

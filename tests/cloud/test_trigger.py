@@ -5,7 +5,6 @@ handler on an S3 upload, moto records the SSM command; bad and hostile keys neve
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from urllib.parse import quote_plus
 import pytest
 
 pytest.register_assert_rewrite("helpers.aws")
-from helpers.aws import Aws, head_node, sent_commands  # noqa: E402
+from helpers.aws import Aws, deploy_trigger, head_node, sent_commands  # noqa: E402
 
-from vsr import WORKFLOW_ROOT  # noqa: E402
 from vsr.cloud.trigger import handler  # noqa: E402
 from vsr.errors import VsrError  # noqa: E402
 
@@ -148,56 +146,6 @@ def trigger_env(aws_env: Aws, stub: Stub, monkeypatch: pytest.MonkeyPatch) -> Se
     }.items():
         monkeypatch.setenv(name, value)
     return Setup(aws_env, inbox, outbox, instance, output)
-
-
-def load_packager() -> Any:
-    path = WORKFLOW_ROOT / "infra" / "lambda" / "package_lambda.py"
-    spec = importlib.util.spec_from_file_location("package_lambda", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def deploy_trigger(aws: Aws, inbox: str, variables: dict[str, str], tmp_path: Path) -> None:
-    """The packaged handler as a Lambda on ministack, invoked by the bucket's notification."""
-    bundle = tmp_path / "trigger.zip"
-    load_packager().build(bundle)
-    lam, name = aws.client("lambda"), f"vsr-trigger-{aws.tag}"
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-            }
-        ],
-    }
-    role = aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    function = lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="vsr.cloud.trigger.handler",
-        Code={"ZipFile": bundle.read_bytes()},
-        Timeout=60,
-        Environment={"Variables": variables},
-    )
-    lam.add_permission(
-        FunctionName=name,
-        StatementId="s3",
-        Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com",
-        SourceArn=f"arn:aws:s3:::{inbox}",
-    )
-    notification = {
-        "LambdaFunctionArn": function["FunctionArn"],
-        "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
-    }
-    aws.client("s3").put_bucket_notification_configuration(
-        Bucket=inbox, NotificationConfiguration={"LambdaFunctionConfigurations": [notification]}
-    )
 
 
 def test_upload_runs_packaged_handler_which_sends_one_ssm_command(aws, stub, tmp_path):
