@@ -101,8 +101,8 @@ def test_s3_outages_during_fetch_and_publish_are_outlasted_then_past_the_deadlin
         publish = relay.down_when(b"clip_x4", OUTAGE_S)
         process = run_s3(aws, relay, {**job, "output": f"s3://{outbox}/results"}, 60)
         output, _ = process.communicate(timeout=300)
-        refused = relay.refused
-    assert process.returncode == 0, output[-3000:]
+        refused, outages = relay.refused, relay.outages
+    assert process.returncode == 0, f"{output[-3000:]}\nrefused {refused}, outages {outages}"
     assert fetch.fired_at and publish.fired_at, "an outage was not cued"
     assert refused >= 4, f"only {refused} connections were refused: no retries seen"
     done = status_of(aws, outbox, f"results/{video_uuid}/status.json")

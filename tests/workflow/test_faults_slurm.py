@@ -1,9 +1,11 @@
 """Faults on a real 4-node Slurm cluster (slurmd per network namespace, one shared filesystem).
 
-Every scenario runs two short titles (bicubic, two shards each) through `--profile slurm` and
+Every scenario runs short titles (bicubic, two shards each) through `--profile slurm` and
 compares the finals with a fault-free run of the same titles, byte for byte. The scenarios are
 `vsr.measure.faults`' (also `make bench-faults`). A lost node is part of `make test`; the others
 are marked `faults` (`make test-faults`): each costs a workflow run or two (1-3 minutes here).
+A requeued job waits two minutes before it may start again (Slurm's own delay after a requeue):
+that is most of the lost node's time to recover.
 """
 
 from __future__ import annotations
@@ -40,14 +42,20 @@ def reference(folder: Path) -> faults.Reference:
     return faults.reference(folder)
 
 
+@pytest.fixture(scope="module")
+def one_title(folder: Path) -> faults.Reference:
+    """`make test`'s share runs one title: two GPU jobs, one on each GPU node."""
+    return faults.reference(folder, ["ta"])
+
+
 def assert_recovered(outcome: faults.Outcome) -> None:
     assert (outcome.lost, outcome.differing) == (0, 0), outcome
 
 
 def test_a_lost_node_goes_down_and_its_job_finishes_on_another_node(
-    folder: Path, reference: faults.Reference
+    folder: Path, one_title: faults.Reference
 ) -> None:
-    outcome = faults.node_lost(folder, reference)
+    outcome = faults.node_lost(folder, one_title)
     assert_recovered(outcome)
     lost = outcome.notes["node"]
     assert str(lost).startswith("vsr-gpu"), outcome.notes

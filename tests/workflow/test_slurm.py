@@ -303,7 +303,8 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     run = finish(process, log, RUN_TIMEOUT_S)
     assert run.returncode == 0, run.output[-3000:]
     assert "clip: done, 16 frames" in run.output and "qc ok" in run.output
-    chunk_log = (tmp_path / "results" / ".batch" / "chunk-0000" / "snakemake.log").read_text()
+    (chunk,) = (tmp_path / "results" / ".batch").glob("chunk-0000-*")
+    chunk_log = (chunk / "snakemake.log").read_text()
     comments = sorted(job.comment for job in slurm_jobs(submitted_job_ids(chunk_log)))
     assert len(comments) == 3, comments
     assert comments[0] == "rule_finish_assemble_qc"

@@ -61,36 +61,37 @@ class Outcome:
 
 @dataclass
 class Reference:
+    names: list[str]
     finals: dict[str, bytes]
     wall_s: float
     core_s: float
 
 
-def reference(folder: Path) -> Reference:
-    """The fault-free run every scenario is compared with."""
-    work = folder / "reference"
-    run = start_snakemake(make_titles(folder / "titles", TITLES), work, "snakemake.log")
+def reference(folder: Path, names: list[str] = TITLES) -> Reference:
+    """The fault-free run of these titles that scenarios over them are compared with."""
+    work = folder / f"reference-{'-'.join(names)}"
+    run = start_snakemake(make_titles(folder / "titles", names), work, "snakemake.log")
     if run.wait() != 0:
         raise FaultError(f"the fault-free run failed:\n{run.text()[-3000:]}")
-    made = finals(work / "results", TITLES)
+    made = finals(work / "results", names)
     missing = [name for name, path in made.items() if path is None]
     if missing:
         raise FaultError(f"the fault-free run left no final for {missing}")
     data = {name: path.read_bytes() for name, path in made.items() if path}
-    return Reference(data, run.wall_s, core_seconds(run.job_ids()))
+    return Reference(names, data, run.wall_s, core_seconds(run.job_ids()))
 
 
-def compare(results: Path, ref: Reference, names: list[str] = TITLES) -> tuple[int, int]:
+def compare(results: Path, ref: Reference) -> tuple[int, int]:
     """(titles lost, finals differing from the reference)."""
-    made = finals(results, names)
+    made = finals(results, ref.names)
     lost = sum(1 for path in made.values() if path is None)
     differing = sum(1 for n, p in made.items() if p is not None and p.read_bytes() != ref.finals[n])
     return lost, differing
 
 
 def node_lost(folder: Path, ref: Reference) -> Outcome:
-    work = folder / "node-lost"
-    run = start_snakemake(make_titles(folder / "titles", TITLES), work, "snakemake.log")
+    work = folder / f"node-lost-{'-'.join(ref.names)}"
+    run = start_snakemake(make_titles(folder / "titles", ref.names), work, "snakemake.log")
     victim = wait_until("running GPU job", lambda: running(run, "upscale_encode"), run)
     lost_at = time.monotonic()
     cluster("lose-node", victim.node)
@@ -104,7 +105,7 @@ def node_lost(folder: Path, ref: Reference) -> Outcome:
     again = [j for j in records if j.comment == victim.comment]
     lost, differing = compare(work / "results", ref)
     return Outcome(
-        "node lost", 1, len(TITLES), lost, differing,
+        "node lost", 1, len(ref.names), lost, differing,
         core_seconds(run.job_ids()) - ref.core_s, run.wall_s - ref.wall_s,
         {"node": victim.node, "job": victim.job_id, "down_after_s": round(down_after, 1),
          "ran_again_on": sorted({j.node for j in again}),
@@ -114,7 +115,7 @@ def node_lost(folder: Path, ref: Reference) -> Outcome:
 
 def head_killed(folder: Path, ref: Reference) -> Outcome:
     work = folder / "head-killed"
-    manifest = make_titles(folder / "titles", TITLES)
+    manifest = make_titles(folder / "titles", ref.names)
     first = start_snakemake(manifest, work, "first.log")
     done = wait_until("finished GPU job", lambda: finished_shards(first), first)
     first.kill()  # the head node's Snakemake dies; its Slurm jobs go on
@@ -137,7 +138,7 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
     lost, differing = compare(work / "results", ref)
     ids = first.job_ids() + second.job_ids()
     return Outcome(
-        "head node killed", 1, len(TITLES), lost, differing,
+        "head node killed", 1, len(ref.names), lost, differing,
         core_seconds(ids) - ref.core_s, first.wall_s + second.wall_s - ref.wall_s,
         {"finished_before_kill": sorted(done), "redone": redone,
          "orphans_running_at_kill": len(orphans), "resubmitted_gpu_jobs": len(resubmitted)},
@@ -146,14 +147,14 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
 
 def controller_restart(folder: Path, ref: Reference, down_s: float = 5) -> Outcome:
     work = folder / "controller-restart"
-    run = start_snakemake(make_titles(folder / "titles", TITLES), work, "snakemake.log")
+    run = start_snakemake(make_titles(folder / "titles", ref.names), work, "snakemake.log")
     wait_until("running GPU job", lambda: running(run, "upscale_encode"), run)
     cluster("restart-controller", "--down-s", str(down_s))
     if run.wait() != 0:
         raise FaultError(f"the run across a controller restart failed:\n{run.text()[-3000:]}")
     lost, differing = compare(work / "results", ref)
     return Outcome(
-        "slurmctld restart", 1, len(TITLES), lost, differing,
+        "slurmctld restart", 1, len(ref.names), lost, differing,
         core_seconds(run.job_ids()) - ref.core_s, run.wall_s - ref.wall_s,
         {"controller_down_s": down_s},
     )  # fmt: skip
@@ -163,7 +164,7 @@ def two_batches(folder: Path, ref: Reference) -> Outcome:
     """Not a fault: two operators' batches side by side on one results folder."""
     results = folder / "shared-results"
     runs: dict[str, Run] = {}
-    for name in TITLES:
+    for name in ref.names:
         manifest = make_titles(folder / "titles", [name])
         runs[name] = start_batch(manifest, results, folder / f"batch-{name}.log")
     codes = {name: run.wait() for name, run in runs.items()}
@@ -171,7 +172,7 @@ def two_batches(folder: Path, ref: Reference) -> Outcome:
         logs = "\n".join(run.text()[-1500:] for run in runs.values())
         raise FaultError(f"a batch failed ({codes}):\n{logs}")
     nodes, strays = {}, {}
-    for name in TITLES:
+    for name in ref.names:
         chunk_logs = sorted((results / ".batch").glob("chunk-*/snakemake.log"))
         own = [p for p in chunk_logs if f"video={name}" in p.read_text(errors="replace")]
         ids = [i for p in own for i in SUBMITTED.findall(p.read_text(errors="replace"))]
@@ -179,11 +180,11 @@ def two_batches(folder: Path, ref: Reference) -> Outcome:
         strays[name] = [
             p.parent.name
             for p in own
-            if any(f"video={other}" in p.read_text() for other in TITLES if other != name)
+            if any(f"video={other}" in p.read_text() for other in ref.names if other != name)
         ]
     lost, differing = compare(results, ref)
     return Outcome(
-        "two batches, one results folder", 0, len(TITLES), lost, differing, None, None,
+        "two batches, one results folder", 0, len(ref.names), lost, differing, None, None,
         {"nodes": nodes, "chunks_touching_other_titles": strays},
     )  # fmt: skip
 

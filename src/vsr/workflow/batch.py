@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import subprocess
 import sys
 import threading
@@ -122,7 +123,10 @@ def run_batch(
     lock = threading.Lock()
 
     def run_chunk(number: int, videos: list[str]) -> None:
-        workdir = batch_dir / f"chunk-{number:04d}"
+        # Named by its titles too: another batch into the same results folder (other titles)
+        # gets other folders, so the two Snakemake runs never share a working directory.
+        digest = hashlib.sha256("\0".join(videos).encode()).hexdigest()[:8]
+        workdir = batch_dir / f"chunk-{number:04d}-{digest}"
         workdir.mkdir(parents=True, exist_ok=True)
         rows = table.loc[videos, ["id", "source", "type", "model"]].to_dict("records")
         chunk_manifest = write_manifest(workdir / "manifest.tsv", rows)
