@@ -8,9 +8,7 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from urllib.parse import quote_plus
 import pytest
 
 pytest.register_assert_rewrite("helpers.aws")
-from helpers.aws import Aws, deploy_trigger, head_node, sent_commands  # noqa: E402
+from helpers.aws import Aws, deploy_trigger, head_node, sent_commands, wait_for  # noqa: E402
 
 from vsr.cloud.trigger import handler  # noqa: E402
 from vsr.errors import VsrError  # noqa: E402
@@ -99,15 +97,6 @@ def assert_runs_exactly(stub: Stub, command: dict[str, Any], argv: list[str]) ->
         assert cwd == str(stub.workdir)
         assert list(stub.workdir.iterdir()) == [], "the command created files: it executed input"
         assert sorted(p.name for p in stub.record.iterdir()) == ["_script.sh"]
-
-
-def wait_for(probe: Callable[[], list], timeout_s: float) -> list:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := probe():
-            return found
-        time.sleep(0.25)
-    return []
 
 
 def record(bucket: str, key: str, size: int = 4096, event: str = "ObjectCreated:Put") -> dict:

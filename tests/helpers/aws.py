@@ -15,9 +15,10 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,12 @@ def deploy_trigger(aws: Aws, inbox: str, variables: dict[str, str], tmp_path: Pa
     aws.client("s3").put_bucket_notification_configuration(
         Bucket=inbox, NotificationConfiguration={"LambdaFunctionConfigurations": [notification]}
     )
+
+
+def wait_for(probe: Callable[[], list], timeout_s: float) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := probe():
+            return found
+        time.sleep(0.25)
+    return []

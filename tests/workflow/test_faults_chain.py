@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytest.register_assert_rewrite("helpers.aws")
-from helpers.aws import Aws, deploy_trigger, head_node, sent_commands  # noqa: E402
+from helpers.aws import Aws, deploy_trigger, head_node, sent_commands, wait_for  # noqa: E402
 from helpers.slurm import cluster_session  # noqa: E402
 from helpers.ssm_agent import run_shell_script  # noqa: E402
 
@@ -39,15 +38,6 @@ pytestmark = [
 @pytest.fixture(scope="module", autouse=True)
 def four_nodes() -> Iterator[None]:
     yield from cluster_session(nodes=4)
-
-
-def wait_for(probe: Callable[[], list], timeout_s: float) -> list:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := probe():
-            return found
-        time.sleep(0.5)
-    return []
 
 
 def read_json(s3, bucket: str, key: str) -> dict:
