@@ -30,6 +30,7 @@ from vsr.errors import VsrError
 from vsr.layout import video_paths
 from vsr.util import atomic_output, read_json
 from vsr.workflow.manifest import load_manifest, write_manifest
+from vsr.workflow.run import failure_reason
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
 
 COLUMNS = ["id", "status", "frames", "fps", "qc", "output", "log"]
@@ -88,7 +89,8 @@ def progress_line(record: dict[str, Any]) -> str:
             f"{record['id']}: done, {record['frames']} frames, {fps}, "
             f"qc {record['qc']}, {record['output']}"
         )
-    return f"{record['id']}: {record['status']} (log: {record.get('log') or '-'})"
+    error = f": {record['error']}" if record.get("error") else ""
+    return f"{record['id']}: {record['status']}{error} (log: {record.get('log') or '-'})"
 
 
 def run_batch(
@@ -152,6 +154,10 @@ def run_batch(
                 record = title_record(results, video, str(log))
                 if record["status"] != "done":
                     record["status"] = "failed" if done.returncode else "incomplete"
+                if record["status"] == "failed":
+                    source = str(table.loc[video, "source"])
+                    reason = failure_reason(video_paths(results, video), source, log)
+                    record["error"] = " ".join(str(reason).split())
                 records[video] = record
                 print(progress_line(record), file=out, flush=True)
             write_csv(csv_path, records)
