@@ -73,6 +73,7 @@ class Run:
     log: Path
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
+    started_at: float = field(default_factory=time.time)  # epoch, for Slurm's records
 
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -230,9 +231,10 @@ def finals(results: Path, names: list[str]) -> dict[str, Path | None]:
     return found
 
 
-def core_seconds(job_ids: list[str]) -> float:
-    """CPUs x run time of every run of these jobs, from Slurm's job completion log (a requeued
-    job's lost run included)."""
+def core_seconds(job_ids: list[str], since: float = 0.0) -> float:
+    """CPUs x run time of every run of these jobs that started after `since` (epoch seconds),
+    from Slurm's job completion log (a requeued job's lost run included; `since` keeps out older
+    jobs of the same number from before a controller started afresh)."""
     log = Path(os.environ.get("VSR_SLURM_DIR", "/tmp/vsr-slurm")) / "jobcomp.log"
     wanted = set(job_ids)
     total = 0.0
@@ -240,7 +242,7 @@ def core_seconds(job_ids: list[str]) -> float:
         fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
         if fields.get("JobId") in wanted:
             start, end = _stamp(fields.get("StartTime", "")), _stamp(fields.get("EndTime", ""))
-            if start and end:
+            if start and end and start >= since - 1:
                 total += max(0.0, end - start) * int(fields.get("ProcCnt", "1") or 1)
     return total
 

@@ -78,7 +78,7 @@ def reference(folder: Path, names: list[str] = TITLES) -> Reference:
     if missing:
         raise FaultError(f"the fault-free run left no final for {missing}")
     data = {name: path.read_bytes() for name, path in made.items() if path}
-    return Reference(names, data, run.wall_s, core_seconds(run.job_ids()))
+    return Reference(names, data, run.wall_s, core_seconds(run.job_ids(), run.started_at))
 
 
 def compare(results: Path, ref: Reference) -> tuple[int, int]:
@@ -106,7 +106,7 @@ def node_lost(folder: Path, ref: Reference) -> Outcome:
     lost, differing = compare(work / "results", ref)
     return Outcome(
         "node lost", 1, len(ref.names), lost, differing,
-        core_seconds(run.job_ids()) - ref.core_s, run.wall_s - ref.wall_s,
+        core_seconds(run.job_ids(), run.started_at) - ref.core_s, run.wall_s - ref.wall_s,
         {"node": victim.node, "job": victim.job_id, "down_after_s": round(down_after, 1),
          "ran_again_on": sorted({j.node for j in again}),
          "restarts": sum(j.restarts for j in again) + len(again) - 1},
@@ -139,7 +139,7 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
     ids = first.job_ids() + second.job_ids()
     return Outcome(
         "head node killed", 1, len(ref.names), lost, differing,
-        core_seconds(ids) - ref.core_s, first.wall_s + second.wall_s - ref.wall_s,
+        core_seconds(ids, first.started_at) - ref.core_s, first.wall_s + second.wall_s - ref.wall_s,
         {"finished_before_kill": sorted(done), "redone": redone,
          "orphans_running_at_kill": len(orphans), "resubmitted_gpu_jobs": len(resubmitted)},
     )  # fmt: skip
@@ -155,7 +155,7 @@ def controller_restart(folder: Path, ref: Reference, down_s: float = 5) -> Outco
     lost, differing = compare(work / "results", ref)
     return Outcome(
         "slurmctld restart", 1, len(ref.names), lost, differing,
-        core_seconds(run.job_ids()) - ref.core_s, run.wall_s - ref.wall_s,
+        core_seconds(run.job_ids(), run.started_at) - ref.core_s, run.wall_s - ref.wall_s,
         {"controller_down_s": down_s},
     )  # fmt: skip
 
