@@ -231,20 +231,52 @@ def finals(results: Path, names: list[str]) -> dict[str, Path | None]:
     return found
 
 
-def core_seconds(job_ids: list[str], since: float = 0.0) -> float:
-    """CPUs x run time of every run of these jobs that started after `since` (epoch seconds),
-    from Slurm's job completion log (a requeued job's lost run included; `since` keeps out older
-    jobs of the same number from before a controller started afresh)."""
+@dataclass(frozen=True)
+class JobRun:
+    """One run of a Slurm job (a requeued job has several), from the job completion log."""
+
+    job_id: str
+    state: str
+    start: float
+    end: float
+    cpus: int
+
+    @property
+    def core_s(self) -> float:
+        return max(0.0, self.end - self.start) * self.cpus
+
+
+def job_runs(job_ids: list[str], since: float = 0.0) -> list[JobRun]:
+    """Every run of these jobs that started after `since` (epoch seconds; keeps out older jobs
+    of the same number from before a controller started afresh), from Slurm's job completion
+    log: a requeued job's lost run included."""
     log = Path(os.environ.get("VSR_SLURM_DIR", "/tmp/vsr-slurm")) / "jobcomp.log"
     wanted = set(job_ids)
-    total = 0.0
+    runs = []
     for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
         fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
         if fields.get("JobId") in wanted:
             start, end = _stamp(fields.get("StartTime", "")), _stamp(fields.get("EndTime", ""))
             if start and end and start >= since - 1:
-                total += max(0.0, end - start) * int(fields.get("ProcCnt", "1") or 1)
-    return total
+                cpus = int(fields.get("ProcCnt", "1") or 1)
+                runs.append(JobRun(fields["JobId"], fields.get("JobState", ""), start, end, cpus))
+    return runs
+
+
+def core_seconds(job_ids: list[str], since: float = 0.0) -> float:
+    return sum(run.core_s for run in job_runs(job_ids, since))
+
+
+def recovery_core_seconds(job_ids: list[str], since: float, names: dict[str, str]) -> float:
+    """Compute spent again: every run of a job (rule and wildcards, `names`: job id -> the
+    plugin's comment) but its last, e.g. the run a lost node took down, or an orphan whose
+    shard was submitted again."""
+    by_job: dict[str, list[JobRun]] = {}
+    for run in job_runs(job_ids, since):
+        by_job.setdefault(names.get(run.job_id, run.job_id), []).append(run)
+    return sum(
+        r.core_s for runs in by_job.values() for r in sorted(runs, key=lambda r: r.start)[:-1]
+    )
 
 
 def _stamp(text: str) -> float | None:
