@@ -15,7 +15,9 @@ Printed per scenario: faults injected, titles lost (must be 0), finals differing
 fault-free run (must be 0), extra compute for recovery (core-seconds of job runs spent again:
 every run of a job but its last, from Slurm's job completion log; the difference of the whole
 run's core-seconds to the fault-free run's is in the notes, but on a shared machine it is mostly
-noise) and time to recover (wall time over the fault-free run's).
+noise) and time to recover: from the fault until what it took down runs again (the lost node's
+job restarted elsewhere; the head node's Snakemake started again, unlock included; slurmctld
+answering again). The run's wall time over the fault-free run's is in the notes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from vsr.measure.fault_runs import (
     core_seconds,
     finals,
     finished_shards,
+    job_runs,
     jobs,
     make_titles,
     node_state,
@@ -60,7 +63,7 @@ class Outcome:
     extra_core_s: (
         float | None
     )  # core-seconds of job runs spent again (all runs of a job but its last)
-    recover_s: float | None  # wall time over the fault-free run's
+    recover_s: float | None  # from the fault until the lost work runs again
     notes: dict[str, object] = field(default_factory=dict)
 
 
@@ -102,7 +105,7 @@ def node_lost(folder: Path, ref: Reference) -> Outcome:
     work = folder / f"node-lost-{'-'.join(ref.names)}"
     run = start_snakemake(make_titles(folder / "titles", ref.names), work, "snakemake.log")
     victim = wait_until("running GPU job", lambda: running(run, "upscale_encode"), run)
-    lost_at = time.monotonic()
+    lost_at, lost_epoch = time.monotonic(), time.time()
     cluster("lose-node", victim.node)
     wait_until(f"{victim.node} DOWN", lambda: node_state(victim.node).startswith("down"), run)
     down_after = time.monotonic() - lost_at
@@ -112,11 +115,13 @@ def node_lost(folder: Path, ref: Reference) -> Outcome:
         raise FaultError(f"the run with a lost node failed:\n{run.text()[-3000:]}")
     records = jobs(run.job_ids())
     again = [j for j in records if j.comment == victim.comment]
+    restarted = max(r.start for r in job_runs([j.job_id for j in again], run.started_at))
     lost, differing = compare(work / "results", ref)
     return Outcome(
         "node lost", 1, len(ref.names), lost, differing,
-        spent_again(run.job_ids(), run.started_at), run.wall_s - ref.wall_s,
+        spent_again(run.job_ids(), run.started_at), restarted - lost_epoch,
         {"core_s_vs_fault_free": core_seconds(run.job_ids(), run.started_at) - ref.core_s,
+         "wall_vs_fault_free_s": round(run.wall_s - ref.wall_s, 1),
          "node": victim.node, "job": victim.job_id, "down_after_s": round(down_after, 1),
          "ran_again_on": sorted({j.node for j in again}),
          "restarts": sum(j.restarts for j in again) + len(again) - 1},
@@ -129,6 +134,7 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
     first = start_snakemake(manifest, work, "first.log")
     done = wait_until("finished GPU job", lambda: finished_shards(first), first)
     first.kill()  # the head node's Snakemake dies; its Slurm jobs go on
+    killed_at = time.monotonic()
     segments = {key: work / "results" / key.split("/")[0] / "work" / "segments" for key in done}
     kept = {
         key: (path / f"{key.split('/')[1]}.mp4").stat().st_mtime_ns
@@ -137,6 +143,7 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
     orphans = [j.job_id for j in jobs(first.job_ids()) if j.state in ("RUNNING", "PENDING")]
     unlock(manifest, work)
     second = start_snakemake(manifest, work, "second.log")
+    back_after = second.started - killed_at
     if second.wait() != 0:
         raise FaultError(f"the restarted run failed:\n{second.text()[-3000:]}")
     redone = sorted(
@@ -149,8 +156,9 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
     ids = first.job_ids() + second.job_ids()
     return Outcome(
         "head node killed", 1, len(ref.names), lost, differing,
-        spent_again(ids, first.started_at), first.wall_s + second.wall_s - ref.wall_s,
+        spent_again(ids, first.started_at), back_after,
         {"core_s_vs_fault_free": core_seconds(ids, first.started_at) - ref.core_s,
+         "wall_vs_fault_free_s": round(first.wall_s + second.wall_s - ref.wall_s, 1),
          "finished_before_kill": sorted(done), "redone": redone,
          "orphans_running_at_kill": len(orphans), "resubmitted_gpu_jobs": len(resubmitted)},
     )  # fmt: skip
@@ -160,14 +168,17 @@ def controller_restart(folder: Path, ref: Reference, down_s: float = 5) -> Outco
     work = folder / "controller-restart"
     run = start_snakemake(make_titles(folder / "titles", ref.names), work, "snakemake.log")
     wait_until("running GPU job", lambda: running(run, "upscale_encode"), run)
-    cluster("restart-controller", "--down-s", str(down_s))
+    killed_at = time.monotonic()
+    cluster("restart-controller", "--down-s", str(down_s))  # returns once it answers again
+    back_after = time.monotonic() - killed_at
     if run.wait() != 0:
         raise FaultError(f"the run across a controller restart failed:\n{run.text()[-3000:]}")
     lost, differing = compare(work / "results", ref)
     return Outcome(
         "slurmctld restart", 1, len(ref.names), lost, differing,
-        spent_again(run.job_ids(), run.started_at), run.wall_s - ref.wall_s,
+        spent_again(run.job_ids(), run.started_at), back_after,
         {"core_s_vs_fault_free": core_seconds(run.job_ids(), run.started_at) - ref.core_s,
+         "wall_vs_fault_free_s": round(run.wall_s - ref.wall_s, 1),
          "controller_down_s": down_s},
     )  # fmt: skip
 
@@ -216,7 +227,7 @@ def table(outcomes: list[Outcome]) -> str:
     ]
     for o in outcomes:
         extra = f"{o.extra_core_s:.0f}" if o.extra_core_s is not None else "-"
-        recover = f"{o.recover_s:+.0f} s" if o.recover_s is not None else "-"
+        recover = f"{o.recover_s:.0f} s" if o.recover_s is not None else "-"
         lines.append(
             f"| {o.scenario} | {o.faults} | {o.lost} of {o.titles} | {o.differing} | "
             f"{extra} | {recover} |"
