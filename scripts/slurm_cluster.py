@@ -15,7 +15,7 @@ missing (a lost node's slurmd) and is otherwise a no-op; `up` with another node 
 and restarts the cluster. `down` stops only the daemons `up` started and removes the
 namespaces, veths and bridge it made (recorded under the scratch directory, also when a run
 was killed half way). `lose-node` kills every process on a node at once, as a power loss;
-`restart-controller` kills slurmctld and starts it again on its saved state. Stdlib only: it
+`restart-controller` stops slurmctld and starts it again on its saved state. Stdlib only: it
 runs before the project's virtualenv exists.
 """
 
@@ -312,11 +312,9 @@ def lose_node(name: str) -> int:
 
 
 def restart_controller(down_s: float) -> int:
-    pid = read_pid(pid_file("slurmctld"))
-    if is_running(pid):
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        wait_for("slurmctld to die", lambda: not is_running(pid), timeout_s=10)
+    """Stop slurmctld as a restart does (SIGTERM: it saves its state first), then start it on
+    that state. A SIGKILL instead can lose the jobs submitted since its last periodic save."""
+    stop("slurmctld")
     time.sleep(down_s)
     start_controller()
     log(f"slurmctld restarted after {down_s:.0f} s down")

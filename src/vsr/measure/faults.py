@@ -8,7 +8,8 @@ fault-free run's, byte for byte:
   node goes DOWN, Slurm requeues the job on the other GPU node;
 - head killed: the head node's Snakemake is SIGKILLed once a shard is done, and started again:
   finished shards are not redone, jobs left running finish or are submitted again (same bytes);
-- controller restart: slurmctld is killed under a running GPU job and started again 5 s later;
+- controller restart: slurmctld is stopped (SIGTERM, as a restart does) under a running GPU job
+  and started again 5 s later;
 - two batches: `vsr batch` twice at once over different titles into one results folder.
 
 Printed per scenario: faults injected, titles lost (must be 0), finals differing from the
