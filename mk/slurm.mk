@@ -18,7 +18,7 @@ cluster-status:
 # The fault suite beyond `make test`'s share (a lost node, S3 away during fetch and publish):
 # head-node Snakemake killed and restarted, slurmctld restart, a full disk for one title, two
 # batches on one results folder, and the whole cloud chain (upload -> Lambda -> SSM agent ->
-# 4-node cluster -> output bucket). Needs root (network namespaces); about 10-15 minutes.
+# 4-node cluster -> output bucket). Needs root (network namespaces); 20-30 minutes on 2 cores.
 test-faults: install
 	$(PY) -m pytest -q -m faults tests/workflow/test_faults_slurm.py tests/workflow/test_faults_chain.py
 
