@@ -1,26 +1,39 @@
 #!/usr/bin/env python3
-"""Install, start and stop a single-node Slurm cluster for tests and demos.
+"""Install, start and stop a Slurm test cluster on this machine: one node, or several.
 
-usage: scripts/slurm_cluster.py up|down|status
+usage: scripts/slurm_cluster.py up [--nodes N] | down | status | lose-node NAME |
+       restart-controller [--down-s S]
 
-`up` installs the Debian packages when missing, writes /etc/slurm/slurm.conf and gres.conf
-(partitions `cpu` (default) and `gpu` on this one node, one fake GPU), starts munged,
-slurmctld and slurmd and waits until the node is idle. A second `up` is a no-op. `down` stops
-only the daemons that `up` started (recorded under the scratch directory). Stdlib only: it
+`up` installs the Debian packages when missing, writes /etc/slurm/slurm.conf and gres.conf,
+starts munged, slurmctld and slurmd, and waits until every node is idle. One node (the default)
+is this machine under its host name, in partitions `cpu` (default) and `gpu`, with one fake GPU.
+With `--nodes N` (N > 1) each node is a host of its own: a network namespace with its own
+address on a private bridge (scripts/slurm_hosts.py) and its own slurmd (`slurmd -N NAME`);
+half the nodes (`vsr-gpu1`...) form the `gpu` partition with one fake GPU each, the others
+(`vsr-cpu1`...) the `cpu` partition; all share the filesystem. A second `up` starts what is
+missing (a lost node's slurmd) and is otherwise a no-op; `up` with another node count stops
+and restarts the cluster. `down` stops only the daemons `up` started and removes the
+namespaces, veths and bridge it made (recorded under the scratch directory, also when a run
+was killed half way). `lose-node` kills every process on a node at once, as a power loss;
+`restart-controller` stops slurmctld and starts it again on its saved state. Stdlib only: it
 runs before the project's virtualenv exists.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import slurm_hosts
+from slurm_config import MARKER, gres_conf_text, multi, node_name, slurm_conf_text
+from slurm_hosts import Host, Registry
 
 REPO = Path(__file__).resolve().parent.parent
 SCRATCH = Path(os.environ.get("VSR_SLURM_DIR", "/tmp/vsr-slurm"))
@@ -28,14 +41,9 @@ STARTED = SCRATCH / "started"  # names of the daemons this script started, one p
 SLURM_DIR = Path("/etc/slurm")
 SLURM_CONF = SLURM_DIR / "slurm.conf"
 GRES_CONF = SLURM_DIR / "gres.conf"
-MARKER = "# written by vsr scripts/slurm_cluster.py"
 PACKAGES = ["munge", "slurmctld", "slurmd", "slurm-client"]
 MUNGE_RUN = Path("/run/munge")
 MUNGE_PID = MUNGE_RUN / "munged.pid"
-# The executor plugin reads job states with squeue, so finished jobs must stay visible for at
-# least 3 x its first-status-check delay (40 s by default); 600 s also keeps the records
-# (partition, GRES) available to tests via `scontrol show job`.
-MIN_JOB_AGE_S = 600
 WAIT_S = 60
 
 
@@ -48,7 +56,10 @@ def log(message: str) -> None:
 
 
 def pid_file(daemon: str) -> Path:
-    return MUNGE_PID if daemon == "munged" else SCRATCH / f"{daemon}.pid"
+    """munged, slurmctld, or slurmd:NODE (one slurmd per node)."""
+    if daemon == "munged":
+        return MUNGE_PID
+    return SCRATCH / f"{daemon.replace(':', '-')}.pid"
 
 
 def read_pid(path: Path) -> int | None:
@@ -95,16 +106,29 @@ def run(cmd: list[str], timeout_s: float = 30) -> subprocess.CompletedProcess[st
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
-def node_name() -> str:
-    return socket.gethostname().split(".")[0]
+def layout(nodes: int) -> list[Host]:
+    """The cluster's nodes: this machine itself for one node, else one namespace each."""
+    if nodes <= 1:
+        return [Host(node_name(), 0, 1)]
+    return slurm_hosts.hosts(nodes)
 
 
-def node_state() -> str:
+def configured_nodes() -> list[Host]:
+    """The nodes of the cluster this script configured last (one when none)."""
+    text = SLURM_CONF.read_text() if SLURM_CONF.exists() else ""
+    if MARKER not in text:
+        return layout(1)
+    return layout(len([line for line in text.splitlines() if line.startswith("NodeName=")]))
+
+
+def node_states(nodes: list[Host]) -> dict[str, str]:
+    names = ",".join(node.name for node in nodes)
     try:
-        result = run(["sinfo", "-h", "-N", "-n", node_name(), "-o", "%T"], timeout_s=10)
+        result = run(["sinfo", "-h", "-N", "-n", names, "-o", "%N %T"], timeout_s=10)
     except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return result.stdout.split()[0].rstrip("*~#") if result.stdout.split() else ""
+        return {}
+    pairs = (line.split() for line in result.stdout.splitlines() if len(line.split()) == 2)
+    return {name: state.rstrip("*~#") for name, state in pairs}
 
 
 def controller_up() -> bool:
@@ -114,66 +138,20 @@ def controller_up() -> bool:
         return False
 
 
-def cluster_ready() -> bool:
-    return controller_up() and node_state() in ("idle", "mixed", "allocated")
+def node_ready(node: Host) -> bool:
+    return node_states([node]).get(node.name) in ("idle", "mixed", "allocated")
+
+
+def cluster_ready(nodes: list[Host]) -> bool:
+    if not controller_up():
+        return False
+    states = node_states(nodes)
+    return all(states.get(n.name) in ("idle", "mixed", "allocated") for n in nodes)
 
 
 def install_packages() -> None:
     # The project's installer checks dpkg first and is a no-op when all are installed.
     subprocess.run([str(REPO / "scripts" / "install_system_deps.sh"), *PACKAGES], check=True)
-
-
-def real_memory_mb() -> int:
-    """80% of RAM: room for the OS and the submitting snakemake process."""
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 8 // 10 // 1024
-    raise ClusterError("cannot read MemTotal from /proc/meminfo")
-
-
-def slurm_conf_text(host: str) -> str:
-    node = f"NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 1}"
-    node += f" RealMemory={real_memory_mb()} Gres=gpu:1 State=UNKNOWN"
-    return f"""{MARKER}; `make cluster-down` leaves it in place
-ClusterName=vsr
-SlurmctldHost={host}(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-StateSaveLocation={SCRATCH}/state
-SlurmdSpoolDir={SCRATCH}/spool
-SlurmctldPidFile={pid_file("slurmctld")}
-SlurmdPidFile={pid_file("slurmd")}
-SlurmctldLogFile={SCRATCH}/slurmctld.log
-SlurmdLogFile={SCRATCH}/slurmd.log
-# No systemd or cgroups on CI machines.
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-# One line per finished job (partition, state, exit code), kept after MinJobAge.
-JobCompType=jobcomp/filetxt
-JobCompLoc={SCRATCH}/jobcomp.log
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-GresTypes=gpu
-ReturnToService=2
-MinJobAge={MIN_JOB_AGE_S}
-SchedulerType=sched/backfill
-# Both partitions share the node: a GPU job waiting for the GPU blocks the main scheduler for
-# the node, so CPU jobs start through backfill; the default 30 s pass would idle the CPUs.
-SchedulerParameters=bf_interval=1
-SlurmctldTimeout=30
-SlurmdTimeout=30
-{node}
-PartitionName=cpu Nodes={host} Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes={host} Default=NO MaxTime=INFINITE State=UP
-"""
-
-
-def gres_conf_text(host: str) -> str:
-    # File=/dev/null: a fake device so GPU requests schedule on a machine without a GPU.
-    return f"{MARKER}\nAutoDetect=off\nNodeName={host} Name=gpu Count=1 File=/dev/null\n"
 
 
 def write_config(path: Path, text: str) -> None:
@@ -186,12 +164,6 @@ def write_config(path: Path, text: str) -> None:
 
 def started_daemons() -> list[str]:
     return STARTED.read_text().split() if STARTED.exists() else []
-
-
-def config_outdated() -> bool:
-    if not SLURM_CONF.exists() or MARKER not in SLURM_CONF.read_text():
-        return False  # not ours: leave it alone
-    return SLURM_CONF.read_text() != slurm_conf_text(node_name())
 
 
 def record_started(daemon: str) -> None:
@@ -214,11 +186,11 @@ def start_munged() -> None:
     record_started("munged")
 
 
-def start_slurm_daemon(daemon: str, ready: Callable[[], bool], what: str) -> None:
+def start_slurm_daemon(daemon: str, argv: list[str], ready: Callable[[], bool], what: str) -> None:
     if daemon_running(daemon):
         return
     pid_file(daemon).unlink(missing_ok=True)  # a stale pid would hide an early death
-    result = run([f"/usr/sbin/{daemon}"])
+    result = run(argv)
     if result.returncode != 0:
         reason = result.stderr.strip() or log_tail(daemon)
         raise ClusterError(f"{daemon} failed to start: {reason}")
@@ -231,32 +203,65 @@ def start_slurm_daemon(daemon: str, ready: Callable[[], bool], what: str) -> Non
 
 def log_tail(daemon: str) -> str:
     """The daemon's last log line: usually the reason it stopped."""
-    path = SCRATCH / f"{daemon}.log"
+    path = SCRATCH / f"{daemon.replace(':', '-')}.log"
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
     return f"last line of {path}: {lines[-1]}" if lines else f"no log at {path}"
 
 
-def up() -> None:
+def start_controller(clear_state: bool = False) -> None:
+    # -c: a new node layout starts from an empty job table (old jobs named other nodes).
+    argv = ["/usr/sbin/slurmctld", *(["-c"] if clear_state else [])]
+    start_slurm_daemon("slurmctld", argv, controller_up, "slurmctld to answer `scontrol ping`")
+
+
+def start_node(node: Host, nodes: list[Host]) -> None:
+    daemon = f"slurmd:{node.name}"
+    if multi(nodes):
+        slurm_hosts.ensure_host(node, Registry(SCRATCH))
+        argv = node.command(["/usr/sbin/slurmd", "-N", node.name])
+    else:
+        argv = ["/usr/sbin/slurmd"]
+    (SCRATCH / "spool" / node.name).mkdir(parents=True, exist_ok=True)
+    start_slurm_daemon(daemon, argv, lambda: node_ready(node), f"node {node.name} to become idle")
+    if not node_ready(node):  # slurmd was running but the node is down: bring it back
+        run(["scontrol", "update", f"NodeName={node.name}", "State=RESUME"])
+        wait_for(f"node {node.name} to become idle", lambda: node_ready(node))
+
+
+def up(count: int) -> None:
     install_packages()
-    if cluster_ready():
-        log(f"already up (node {node_name()} {node_state()})")
+    nodes = layout(count)
+    wanted = slurm_conf_text(nodes, SCRATCH)
+    ours = SLURM_CONF.exists() and MARKER in SLURM_CONF.read_text()
+    if ours and SLURM_CONF.read_text() != wanted and started_daemons():
+        log(f"{SLURM_CONF} describes another cluster: stopping it to start {count} node(s)")
+        down()
+    if cluster_ready(nodes) and (not ours or SLURM_CONF.read_text() == wanted):
+        log(f"already up ({describe(nodes)})")
         log(f"profile: `snakemake --profile slurm` uses {link_named_profile()}")
-        if config_outdated():
-            log(f"{SLURM_CONF} is outdated: `make cluster-down cluster-up` rewrites it")
         return
-    host = node_name()
-    write_config(SLURM_CONF, slurm_conf_text(host))
-    write_config(GRES_CONF, gres_conf_text(host))
+    new_layout = not SLURM_CONF.exists() or SLURM_CONF.read_text() != wanted
+    write_config(SLURM_CONF, wanted)
+    write_config(GRES_CONF, gres_conf_text(nodes))
     for sub in ("state", "spool"):
         (SCRATCH / sub).mkdir(parents=True, exist_ok=True)
+    if multi(nodes):
+        slurm_hosts.ensure_bridge(Registry(SCRATCH))
     start_munged()
-    start_slurm_daemon("slurmctld", controller_up, "slurmctld to answer `scontrol ping`")
-    start_slurm_daemon("slurmd", cluster_ready, f"node {host} to become idle")
-    if not cluster_ready():  # slurmd was running but the node is down: bring it back
-        run(["scontrol", "update", f"NodeName={host}", "State=RESUME"])
-        wait_for(f"node {host} to become idle", cluster_ready)
-    log(f"up: node {host} {node_state()}, partitions cpu (default) and gpu, 1 fake GPU")
+    start_controller(clear_state=new_layout and not daemon_running("slurmctld"))
+    for node in nodes:
+        start_node(node, nodes)
+    log(f"up: {describe(nodes)}")
     log(f"profile: `snakemake --profile slurm` uses {link_named_profile()}")
+
+
+def describe(nodes: list[Host]) -> str:
+    states = node_states(nodes)
+    listed = ", ".join(f"{n.name} {states.get(n.name, 'unknown')}" for n in nodes)
+    gpus = sum(n.gpus for n in nodes)
+    where = f"own namespaces on {slurm_hosts.BRIDGE}" if multi(nodes) else "this machine"
+    partitions = f"partitions cpu (default) and gpu, {gpus} fake GPU(s)"
+    return f"{len(nodes)} node(s) ({where}): {listed}; {partitions}"
 
 
 def link_named_profile() -> Path:
@@ -283,36 +288,78 @@ def stop(daemon: str) -> None:
 
 def down() -> None:
     started = started_daemons()
-    if not started:
+    registry = Registry(SCRATCH)
+    if not started and not registry.entries():
         log("nothing to stop (no daemons started by this script)")
         return
-    for daemon in ("slurmd", "slurmctld", "munged"):  # reverse start order
-        if daemon in started:
+    for daemon in [d for d in started if d.startswith("slurmd")] + ["slurmctld", "munged"]:
+        if daemon in started:  # reverse start order
             stop(daemon)
-    STARTED.unlink()
-    log(f"down: stopped {', '.join(reversed(started))}")
+    removed = slurm_hosts.remove_all(registry)  # processes left on the nodes go with them
+    STARTED.unlink(missing_ok=True)
+    log(f"down: stopped {', '.join(reversed(started)) or 'no daemons'}")
+    if removed:
+        log(f"down: removed {', '.join(removed)}")
+
+
+def lose_node(name: str) -> int:
+    """Every process on a multi-node cluster's node dies at once (power loss, Spot reclaim)."""
+    if not slurm_hosts.netns_exists(name):
+        raise ClusterError(f"no node {name} with a namespace of its own (multi-node clusters only)")
+    killed = slurm_hosts.kill_all_in(name)
+    log(f"lost node {name}: killed {killed} process(es); `up` starts its slurmd again")
+    return 0
+
+
+def restart_controller(down_s: float) -> int:
+    """Stop slurmctld as a restart does (SIGTERM: it saves its state first), then start it on
+    that state. A SIGKILL instead can lose the jobs submitted since its last periodic save."""
+    stop("slurmctld")
+    time.sleep(down_s)
+    start_controller()
+    log(f"slurmctld restarted after {down_s:.0f} s down")
+    return 0
 
 
 def status() -> int:
-    for daemon in ("munged", "slurmctld", "slurmd"):
+    nodes = configured_nodes()
+    for daemon in ["munged", "slurmctld", *(f"slurmd:{n.name}" for n in nodes)]:
         state = "running" if daemon_running(daemon) else "stopped"
         log(f"{daemon}: {state}")
-    ready = cluster_ready()
-    log(f"node {node_name()}: {node_state() or 'unknown'}; cluster {'ready' if ready else 'down'}")
+    ready = cluster_ready(nodes)
+    log(f"{describe(nodes)}; cluster {'ready' if ready else 'down'}")
     return 0 if ready else 1
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="slurm_cluster.py")
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub_up = sub.add_parser("up")
+    default_nodes = int(os.environ.get("VSR_SLURM_NODES") or 1)
+    sub_up.add_argument("--nodes", type=int, default=default_nodes)
+    sub.add_parser("down")
+    sub.add_parser("status")
+    sub.add_parser("lose-node").add_argument("name")
+    restart = sub.add_parser("restart-controller")
+    restart.add_argument("--down-s", type=float, default=5.0)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
-    actions: dict[str, Callable[[], object]] = {"up": up, "down": down, "status": status}
-    if len(argv) != 1 or argv[0] not in actions:
-        print("usage: slurm_cluster.py up|down|status", file=sys.stderr)
-        return 2
+    args = parse(argv)
     if os.geteuid() != 0:  # it writes /etc/slurm and runs the daemons as root
         os.execvp("sudo", ["sudo", "-E", sys.executable, __file__, *argv])
+    actions: dict[str, Callable[[], object]] = {
+        "up": lambda: up(max(1, args.nodes)),
+        "down": down,
+        "status": status,
+        "lose-node": lambda: lose_node(getattr(args, "name", "")),
+        "restart-controller": lambda: restart_controller(getattr(args, "down_s", 5.0)),
+    }
     try:
-        result = actions[argv[0]]()
-    except (ClusterError, subprocess.CalledProcessError, OSError) as error:
-        print(f"slurm_cluster.py {argv[0]}: {error}", file=sys.stderr)
+        result = actions[args.action]()
+    except (ClusterError, slurm_hosts.HostError, subprocess.CalledProcessError, OSError) as error:
+        print(f"slurm_cluster.py {args.action}: {error}", file=sys.stderr)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -5,13 +5,10 @@ handler on an S3 upload, moto records the SSM command; bad and hostile keys neve
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +17,8 @@ from urllib.parse import quote_plus
 import pytest
 
 pytest.register_assert_rewrite("helpers.aws")
-from helpers.aws import Aws, head_node, sent_commands  # noqa: E402
+from helpers.aws import Aws, deploy_trigger, head_node, sent_commands, wait_for  # noqa: E402
 
-from vsr import WORKFLOW_ROOT  # noqa: E402
 from vsr.cloud.trigger import handler  # noqa: E402
 from vsr.errors import VsrError  # noqa: E402
 
@@ -103,15 +99,6 @@ def assert_runs_exactly(stub: Stub, command: dict[str, Any], argv: list[str]) ->
         assert sorted(p.name for p in stub.record.iterdir()) == ["_script.sh"]
 
 
-def wait_for(probe: Callable[[], list], timeout_s: float) -> list:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := probe():
-            return found
-        time.sleep(0.25)
-    return []
-
-
 def record(bucket: str, key: str, size: int = 4096, event: str = "ObjectCreated:Put") -> dict:
     """An S3 event record as S3 sends it: URL-encoded key, '+' for spaces."""
     etag = hashlib.md5(key.encode()).hexdigest()
@@ -148,56 +135,6 @@ def trigger_env(aws_env: Aws, stub: Stub, monkeypatch: pytest.MonkeyPatch) -> Se
     }.items():
         monkeypatch.setenv(name, value)
     return Setup(aws_env, inbox, outbox, instance, output)
-
-
-def load_packager() -> Any:
-    path = WORKFLOW_ROOT / "infra" / "lambda" / "package_lambda.py"
-    spec = importlib.util.spec_from_file_location("package_lambda", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def deploy_trigger(aws: Aws, inbox: str, variables: dict[str, str], tmp_path: Path) -> None:
-    """The packaged handler as a Lambda on ministack, invoked by the bucket's notification."""
-    bundle = tmp_path / "trigger.zip"
-    load_packager().build(bundle)
-    lam, name = aws.client("lambda"), f"vsr-trigger-{aws.tag}"
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-            }
-        ],
-    }
-    role = aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    function = lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="vsr.cloud.trigger.handler",
-        Code={"ZipFile": bundle.read_bytes()},
-        Timeout=60,
-        Environment={"Variables": variables},
-    )
-    lam.add_permission(
-        FunctionName=name,
-        StatementId="s3",
-        Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com",
-        SourceArn=f"arn:aws:s3:::{inbox}",
-    )
-    notification = {
-        "LambdaFunctionArn": function["FunctionArn"],
-        "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
-    }
-    aws.client("s3").put_bucket_notification_configuration(
-        Bucket=inbox, NotificationConfiguration={"LambdaFunctionConfigurations": [notification]}
-    )
 
 
 def test_upload_runs_packaged_handler_which_sends_one_ssm_command(aws, stub, tmp_path):

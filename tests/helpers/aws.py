@@ -8,16 +8,19 @@ AWS_ENDPOINT_URL* only; `aws_env` sets those for one test.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -154,3 +157,62 @@ def sent_commands(video_uuid: str) -> list[dict[str, Any]]:
         if request.get("Comment", "").endswith(video_uuid):
             found.append(request)
     return found
+
+
+def load_packager() -> Any:
+    path = WORKFLOW_ROOT / "infra" / "lambda" / "package_lambda.py"
+    spec = importlib.util.spec_from_file_location("package_lambda", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def deploy_trigger(aws: Aws, inbox: str, variables: dict[str, str], tmp_path: Path) -> None:
+    """The packaged handler as a Lambda on ministack, invoked by the bucket's notification."""
+    bundle = tmp_path / "trigger.zip"
+    load_packager().build(bundle)
+    lam, name = aws.client("lambda"), f"vsr-trigger-{aws.tag}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ],
+    }
+    role = aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    function = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="vsr.cloud.trigger.handler",
+        Code={"ZipFile": bundle.read_bytes()},
+        Timeout=60,
+        Environment={"Variables": variables},
+    )
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=f"arn:aws:s3:::{inbox}",
+    )
+    notification = {
+        "LambdaFunctionArn": function["FunctionArn"],
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+    }
+    aws.client("s3").put_bucket_notification_configuration(
+        Bucket=inbox, NotificationConfiguration={"LambdaFunctionConfigurations": [notification]}
+    )
+
+
+def wait_for(probe: Callable[[], list], timeout_s: float) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := probe():
+            return found
+        time.sleep(0.25)
+    return []

@@ -32,9 +32,9 @@ SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "3", "--latency-wait", "5"]
 
 
-def cluster_command(action: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+def cluster_command(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(CLUSTER_SCRIPT), action],
+        [sys.executable, str(CLUSTER_SCRIPT), *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -42,15 +42,27 @@ def cluster_command(action: str, timeout_s: float = 300) -> subprocess.Completed
     )
 
 
-def cluster_session() -> Iterator[None]:
-    """Body of the test module's cluster fixture."""
+def configured_nodes() -> int:
+    """Nodes in the slurm.conf the cluster script wrote last (1 when none)."""
+    conf = Path("/etc/slurm/slurm.conf")
+    text = conf.read_text() if conf.exists() else ""
+    return max(1, sum(1 for line in text.splitlines() if line.startswith("NodeName=")))
+
+
+def cluster_session(nodes: int = 1) -> Iterator[None]:
+    """Body of a test module's cluster fixture: `nodes` nodes up for the module, then the
+    cluster as it was (stopped, or restarted with its former node count)."""
     was_up = cluster_command("status", timeout_s=30).returncode == 0
-    started = cluster_command("up")
+    before = configured_nodes()
+    started = cluster_command("up", "--nodes", str(nodes))
     assert started.returncode == 0, f"cluster-up failed:\n{started.stdout}\n{started.stderr}"
     yield
     if not was_up:
         stopped = cluster_command("down", timeout_s=120)
         assert stopped.returncode == 0, f"cluster-down failed:\n{stopped.stderr}"
+    elif before != nodes:
+        restored = cluster_command("up", "--nodes", str(before))
+        assert restored.returncode == 0, f"cluster-up failed:\n{restored.stderr}"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from vsr.cloud.s3 import (
     client,
     presign_get,
     put_json,
+    remove_leftovers,
     upload_verified,
 )
 from vsr.cloud.trigger import HeadNodeCommand
@@ -142,8 +143,12 @@ def run_job(job: Job, options: RunOptions, s3: Any = None) -> bool:
         published = publish(job, results, options, s3)
     except (VsrError, ClientError, BotoCoreError, OSError) as error:
         message = " ".join(str(error).split())
-        status.write("failed", error=message)
         print_error(message)
+        try:  # S3 may still be away: these wait for it up to their own deadline
+            status.write("failed", error=message)
+            remove_leftovers(s3)
+        except VsrError as unreported:
+            print_error(f"status.json not updated: {unreported}")
         return False
     status.write("done", **published)
     print(f"vsr: done {job.uuid}: {published['output']}", file=sys.stderr)

@@ -1,13 +1,15 @@
 """S3 helpers: s3:// URIs, ETag-keyed download cache, verified uploads, presigned GETs, status.
 
 Clients take their endpoints from the standard AWS_ENDPOINT_URL* variables, so the same code talks
-to AWS or to the local stand-ins. Only the standard library, boto3 and the package's own
-standard-library modules (errors, names, util) are imported here: the Lambda bundle ships this.
+to AWS or to the local stand-ins. Every transfer outlasts an endpoint that is away for a while:
+transient failures (no connection, a dropped one, 5xx, throttling) are retried with exponential
+backoff until a deadline (`VSR_S3_DEADLINE_S`, 600 s per operation), then fail with one line.
+Only the standard library, boto3 and the package's own standard-library modules (errors, names,
+util) are imported here: the Lambda bundle ships this.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from boto3.exceptions import Boto3Error
@@ -37,7 +39,15 @@ MIB = 1024 * 1024
 TRANSFER = TransferConfig(
     multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4
 )
-UPLOAD_ATTEMPTS = 4
+DEFAULT_DEADLINE_S = 600.0
+FIRST_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 8.0
+# Error codes that say "try again later", as opposed to a refusal (403, 404) that will not change.
+TRANSIENT_CODES = frozenset(
+    {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "Throttling",
+     "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed"}
+)  # fmt: skip
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,10 +94,58 @@ def _error_code(error: Exception) -> str:
     return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
 
 
+def deadline_s() -> float:
+    """How long one S3 operation keeps retrying an endpoint that does not answer."""
+    return float(os.environ.get("VSR_S3_DEADLINE_S") or DEFAULT_DEADLINE_S)
+
+
+def transient(error: BaseException) -> bool:
+    """True for failures that another attempt may not meet: the endpoint away or overloaded."""
+    if isinstance(error, ClientError):
+        status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        return _error_code(error) in TRANSIENT_CODES or status.startswith("5")
+    return isinstance(error, BotoCoreError | Boto3Error | ConnectionError | TimeoutError)
+
+
+def with_retries(
+    what: object,
+    action: Callable[[], T],
+    *,
+    retry_also: tuple[type[BaseException], ...] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`action()`, retried on transient errors with doubling pauses until the deadline passes.
+
+    `retry_also` are further errors worth another attempt (a lost upload). Past the deadline the
+    last error becomes one VsrError line naming `what`, how long it was tried and why it failed.
+    """
+    limit = deadline_s()
+    started = time.monotonic()
+    pause = FIRST_BACKOFF_S
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return action()
+        except Exception as error:
+            if not (transient(error) or isinstance(error, retry_also)):
+                raise
+            waited = time.monotonic() - started
+            if waited + pause > limit:
+                reason = " ".join(str(error).split())
+                raise VsrError(
+                    what,
+                    f"S3 unavailable: gave up after {attempts} attempts in {waited:.0f} s "
+                    f"(deadline {limit:.0f} s): {reason}",
+                ) from error
+            sleep(pause * (0.5 + secrets.randbelow(1000) / 1000))  # jitter: no retry storms
+            pause = min(pause * 2, MAX_BACKOFF_S)
+
+
 def head(uri: S3Uri, s3: Any = None) -> dict[str, Any]:
     s3 = s3 or client()
     try:
-        return s3.head_object(Bucket=uri.bucket, Key=uri.key)
+        return with_retries(uri, lambda: s3.head_object(Bucket=uri.bucket, Key=uri.key))
     except ClientError as error:
         raise VsrError(uri, f"cannot read object ({_error_code(error) or error})") from error
 
@@ -125,9 +183,13 @@ def download_cached(uri: S3Uri, cache_dir: Path, s3: Any = None) -> Path:
     target = folder / f"source{suffix}"
     if target.exists() and target.stat().st_size == meta["ContentLength"]:
         return target
-    with atomic_output(target, shared=True) as temp:
-        s3.download_file(uri.bucket, uri.key, str(temp), Config=TRANSFER)
-        _check_download(uri, temp, meta, head(uri, s3))
+
+    def download() -> None:
+        with atomic_output(target, shared=True) as temp:
+            s3.download_file(uri.bucket, uri.key, str(temp), Config=TRANSFER)
+            _check_download(uri, temp, meta, head(uri, s3))
+
+    with_retries(uri, download)
     return target
 
 
@@ -158,31 +220,45 @@ def upload_verified(
     size = path.stat().st_size
     expected = multipart_etag(path, size, config)
     extra = {"ContentType": content_type} if content_type else {}
-    temp = S3Uri(dest.bucket, f"{dest.key}.partial-{secrets.token_hex(6)}")
-    last_error: Exception | None = None
-    for attempt in range(UPLOAD_ATTEMPTS):
-        try:
-            s3.upload_file(
-                str(path), temp.bucket, temp.key, ExtraArgs=extra, Config=config, Callback=progress
-            )
-            _check_copy(s3, temp, size, expected)
-            s3.copy(
-                {"Bucket": temp.bucket, "Key": temp.key},
-                dest.bucket,
-                dest.key,
-                ExtraArgs=extra,
-                Config=config,
-            )
-            final = s3.head_object(Bucket=dest.bucket, Key=dest.key)
-            if final["ContentLength"] != size:
-                raise VsrError(dest, f"copied size {final['ContentLength']} != {size}")
-            _delete_quietly(s3, temp)
-            return {"uri": str(dest), "size": size, "etag": final["ETag"].strip('"')}
-        except (Boto3Error, ClientError, BotoCoreError, VsrError, OSError) as error:
-            last_error = error
-            _delete_quietly(s3, temp)
-            time.sleep(min(2.0**attempt, 8.0))
-    raise VsrError(dest, f"upload failed after {UPLOAD_ATTEMPTS} attempts: {last_error}")
+    temps: list[S3Uri] = []
+
+    def attempt() -> dict[str, Any]:
+        temp = S3Uri(dest.bucket, f"{dest.key}.partial-{secrets.token_hex(6)}")
+        temps.append(temp)
+        s3.upload_file(
+            str(path), temp.bucket, temp.key, ExtraArgs=extra, Config=config, Callback=progress
+        )
+        _check_copy(s3, temp, size, expected)
+        s3.copy(
+            {"Bucket": temp.bucket, "Key": temp.key},
+            dest.bucket,
+            dest.key,
+            ExtraArgs=extra,
+            Config=config,
+        )
+        final = s3.head_object(Bucket=dest.bucket, Key=dest.key)
+        if final["ContentLength"] != size:
+            raise VsrError(dest, f"copied size {final['ContentLength']} != {size}")
+        return {"uri": str(dest), "size": size, "etag": final["ETag"].strip('"')}
+
+    try:
+        return with_retries(dest, attempt, retry_also=(VsrError, OSError))
+    finally:
+        # Temporary keys are never read; removed now, or by remove_leftovers once S3 is back.
+        LEFTOVERS.extend(temp for temp in temps if not _delete_quietly(s3, temp))
+
+
+# Temporary upload keys that could not be removed (the endpoint was away): see remove_leftovers.
+LEFTOVERS: list[S3Uri] = []
+
+
+def remove_leftovers(s3: Any = None) -> None:
+    """Delete the temporary keys failed uploads left behind, retrying while S3 is away."""
+    s3 = s3 or client()
+    while LEFTOVERS:
+        temp = LEFTOVERS[0]
+        with_retries(temp, lambda t=temp: s3.delete_object(Bucket=t.bucket, Key=t.key))
+        LEFTOVERS.pop(0)
 
 
 def _check_copy(s3: Any, uri: S3Uri, size: int, expected_etag: str) -> None:
@@ -192,21 +268,29 @@ def _check_copy(s3: Any, uri: S3Uri, size: int, expected_etag: str) -> None:
         raise VsrError(uri, f"uploaded object differs (size {meta['ContentLength']}, ETag {etag})")
 
 
-def _delete_quietly(s3: Any, uri: S3Uri) -> None:
-    # A leftover temporary key is harmless: nothing reads *.partial-*.
-    with contextlib.suppress(ClientError, BotoCoreError):
+def _delete_quietly(s3: Any, uri: S3Uri) -> bool:
+    """Delete once; False when S3 did not answer (a missing key counts as deleted)."""
+    try:
         s3.delete_object(Bucket=uri.bucket, Key=uri.key)
+    except (ClientError, BotoCoreError):
+        return False
+    return True
 
 
 def put_json(uri: S3Uri, document: dict[str, Any], s3: Any = None) -> None:
     body = json.dumps(document, indent=2, sort_keys=True).encode()
-    (s3 or client()).put_object(
-        Bucket=uri.bucket, Key=uri.key, Body=body, ContentType="application/json"
+    s3 = s3 or client()
+    with_retries(
+        uri,
+        lambda: s3.put_object(
+            Bucket=uri.bucket, Key=uri.key, Body=body, ContentType="application/json"
+        ),
     )
 
 
 def get_json(uri: S3Uri, s3: Any = None) -> dict[str, Any]:
-    body = (s3 or client()).get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    s3 = s3 or client()
+    body = with_retries(uri, lambda: s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read())
     return json.loads(body)
 
 

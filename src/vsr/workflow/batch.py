@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import subprocess
 import sys
 import time
@@ -161,7 +162,10 @@ def run_chunks(
     items = snakemake_items(parse_items(config or []))
 
     def run_chunk(number: int, titles: list[str]) -> None:
-        workdir = batch_dir / f"chunk-{number:04d}"
+        # Named by its titles too: another batch into the same results folder (other titles)
+        # gets other folders, so the two Snakemake runs never share a working directory.
+        digest = hashlib.sha256("\0".join(titles).encode()).hexdigest()[:8]
+        workdir = batch_dir / f"chunk-{number:04d}-{digest}"
         workdir.mkdir(parents=True, exist_ok=True)
         rows = table.loc[titles].to_dict("records")  # with any per-video override columns
         chunk_manifest = write_manifest(workdir / "manifest.tsv", rows)

@@ -64,6 +64,9 @@ class BatchProgress:
                 if record["status"] != "done":
                     reason = title_failure(self.results, video, self.started)
                     record["status"] = "failed" if returncode or reason else "incomplete"
+                    if not reason and record["status"] == "failed":
+                        # No step wrote its line (a full disk can swallow it): say why anyway.
+                        reason = _run_failure(self.results, video, log)
                     record["reason"] = reason or ""
                 self._finish(video, record)
             self.write_reports(self.results, self.records)
@@ -181,3 +184,9 @@ def _before_after(results: Path, record: dict[str, Any]) -> str:
     except Exception:  # a picture for people: its absence must not fail the batch
         return ""
     return str(name) if made else ""
+
+
+def _run_failure(results: Path, video: str, log: Path) -> str:
+    from vsr.workflow.run import failure_reason
+
+    return " ".join(str(failure_reason(video_paths(results, video), video, log)).split())

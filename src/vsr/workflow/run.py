@@ -66,7 +66,22 @@ def failure_reason(
         text = path.read_text(errors="replace")
         if NO_SPACE in text or "ENOSPC" in text:
             return VsrError(video.work, f"{NO_SPACE} (ENOSPC) writing the work folder")
+    # A full disk also swallows the step's own error line (its log cannot grow): say what the
+    # filesystem says now.
+    free = free_bytes(video.root)
+    if free is not None and free < FULL_BELOW_BYTES:
+        return VsrError(video.work, f"{NO_SPACE} (ENOSPC): {free} bytes free on its filesystem")
     return VsrError(source, f"workflow failed; see {log}")
+
+
+FULL_BELOW_BYTES = 1024 * 1024
+
+
+def free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def upscale_file(
