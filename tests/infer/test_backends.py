@@ -140,7 +140,9 @@ def test_bad_backend_settings_fail_with_one_line_errors(tmp_path: Path):
         Upscaler(ANIME, device="cpu", precision="bf16", backend="onnxruntime")
     # A local checkpoint has no ncnn files: ncnn is refused, onnxruntime works.
     checkpoint = tmp_path / "anime.pth"
-    torch.save(Upscaler(ANIME, device="cpu")._descriptor.model.state_dict(), checkpoint)
+    torch.save(
+        Upscaler(ANIME, device="cpu", backend="torch")._descriptor.model.state_dict(), checkpoint
+    )
     with pytest.raises(VsrError, match="no ncnn .param/.bin"):
         Upscaler(str(checkpoint), device="cpu", backend="ncnn")
     assert Upscaler(str(checkpoint), device="cpu", backend="auto").backend in {
@@ -151,7 +153,7 @@ def test_bad_backend_settings_fail_with_one_line_errors(tmp_path: Path):
 
 def test_cuda_providers_are_ordered_tensorrt_cuda_with_fp16_engines():
     """Provider choice for a GPU, checked without one (no session is created)."""
-    descriptor = Upscaler(ANIME, device="cpu")._descriptor
+    descriptor = Upscaler(ANIME, device="cpu", backend="torch")._descriptor
     network = backends.Network(ANIME, descriptor, torch.device("cuda:1"), torch.float16)
     available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     (trt, trt_options), (cuda, cuda_options) = backends.ort_providers(network, available)

@@ -39,15 +39,17 @@ def test_uint16_white_is_finite_at_fp16():
 
 
 def test_ten_bit_clip_at_fp16_has_no_nan_and_matches_fp32():
-    fp32 = Upscaler(MODEL, device="cpu", threads=2)
+    fp32 = Upscaler(MODEL, device="cpu", backend="torch", threads=2)
     reference = fp32.upscale(ten_bit_frame(24))
-    out = computing_in_fp16(Upscaler(MODEL, device="cpu", threads=2)).upscale(ten_bit_frame(24))
+    out = computing_in_fp16(Upscaler(MODEL, device="cpu", backend="torch", threads=2)).upscale(
+        ten_bit_frame(24)
+    )
     assert out.dtype == np.uint16 and out[0, 20:44, 20:44].min() > 60000  # white stays white
     assert psnr(out, reference, 65535.0) >= 40
 
 
 def test_nan_output_names_the_frame_and_the_shard():
-    upscaler = Upscaler(MODEL, device="cpu", threads=2, batch_size=3)
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, batch_size=3)
     forward = upscaler._forward
 
     def poisoned(batch: torch.Tensor) -> torch.Tensor:
@@ -65,7 +67,7 @@ def test_nan_output_names_the_frame_and_the_shard():
 
 
 def test_out_of_memory_halves_the_tile_and_retries(caplog):
-    upscaler = Upscaler(MODEL, device="cpu", threads=2)
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2)
     frames = np.stack([astronaut(96, 128), astronaut(96, 128, top=40)])
     whole = upscaler.upscale(frames)
     calls = inject_out_of_memory(upscaler)
@@ -78,7 +80,7 @@ def test_out_of_memory_halves_the_tile_and_retries(caplog):
 
 
 def test_out_of_memory_at_the_smallest_tile_is_one_line():
-    upscaler = Upscaler(MODEL, device="cpu", threads=2, tile=48)
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, tile=48)
 
     inject_out_of_memory(upscaler, times=100)
     with pytest.raises(VsrError, match="out of cpu memory even at tile 48") as caught:
@@ -97,7 +99,7 @@ def test_onnxruntime_out_of_memory_is_recognised():
 
 
 def test_budget_counts_accumulators_and_colour_conversion():
-    upscaler = Upscaler(MODEL, device="cpu", memory_budget_mb=100)
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", memory_budget_mb=100)
     # 320x180 needs ~92 MB of activations: whole frames with the rounding copy (12 B per 4x
     # pixel), tiles once the on-device I420 conversion's buffers (36 B per 4x pixel) count.
     assert upscaler.plan(180, 320) == (0, 1)
@@ -108,7 +110,7 @@ def test_budget_counts_accumulators_and_colour_conversion():
 
 
 def test_blend_weights_are_built_once_per_kind_of_tile():
-    upscaler = Upscaler(MODEL, device="cpu", threads=2, tile=48, tile_overlap=8)
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, tile=48, tile_overlap=8)
     upscaler.upscale(astronaut(100, 140)[None])
     first = dict(upscaler._weights)
     assert 4 <= len(first) <= 9  # corners, edges, middle: not one per tile
