@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from vsr import WORKFLOW_ROOT
 from vsr.media.sample import ClipSpec, make_clip
+from vsr.workflow.snakemake import snakemake_command
 
 CLUSTER_SCRIPT = WORKFLOW_ROOT / "scripts" / "slurm_cluster.py"
 NODES = 4
@@ -120,9 +121,11 @@ def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> R
 
 
 def snakemake_args(manifest: Path, work: Path, *extra: str) -> list[str]:
-    args = [sys.executable, "-m", "snakemake", "-s", str(WORKFLOW_ROOT / "Snakefile")]
-    args += ["-d", str(work), "--profile", "slurm", *FAST_STATUS, *extra, "--config"]
-    return [*args, f"manifest={manifest}", f"results={work / 'results'}", *CONFIG]
+    config = {"manifest": str(manifest), "results": str(work / "results")}
+    config.update(item.split("=", 1) for item in CONFIG)
+    return snakemake_command(
+        work, config, cores=None, profile="slurm", extra=[*FAST_STATUS, *extra]
+    )
 
 
 def start_snakemake(manifest: Path, work: Path, log_name: str, *extra: str) -> Run:

@@ -18,13 +18,12 @@ import argparse
 import csv
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, print_error
 from vsr.infer.estimate import device_kind, measured_on, model_seconds
 from vsr.layout import video_paths
 from vsr.media.decisions import decisions
@@ -285,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             extra=extra,
         )
     except VsrError as exc:
-        print(f"vsr: error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     for row in rows:
         print(f"{row['id']}: {row['status']}" + (f" ({row['reason']})" if row["reason"] else ""))
