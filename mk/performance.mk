@@ -16,7 +16,7 @@ bench-scale: install  ## a synthetic 30-minute film: peak disk and memory, A/V o
 
 # upscale.scale auto (x2 for 1080p->2160p, x3 for 720p->2160p) against x4 then downscaled:
 # frames/s, core-seconds per frame, upscale peak memory; and the 360p->720p quality check.
-bench-scale-factor: install
+bench-scale-factor: install  ## x2/x3 models against x4 then downscaled: frames/s, core-seconds, memory
 	$(PY) -m vsr.measure.scale_factor --frames 2
 
 # Core-seconds per output frame outside the model, both intermediate designs, vs FFmpeg's floor.
@@ -38,5 +38,5 @@ bench-archive-slurm: install cluster-up  ## 20 short titles through the Slurm pr
 # tiles, an out-of-memory retry, ONNX Runtime/TensorRT where installed, the bicubic floor and a
 # throughput table; one PASS/FAIL line each, bench/gpu-<gpu>.json. On a CPU:
 # GPU_CHECK_ARGS=--dry-run runs every check's mechanism in tiny form.
-gpu-check: install $(VENV)/.installed-nodeps
+gpu-check: install $(VENV)/.installed-nodeps  ## the first run on a new GPU: one PASS/FAIL line per CUDA check (--dry-run on a CPU)
 	$(PY) -m vsr.measure.gpu_check $(GPU_CHECK_ARGS)

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-USER_COMMANDS = ["upscale", "batch", "models", "demo", "sample", "qc", "evaluate", "ui", "watch"]
+USER_COMMANDS = ["upscale", "batch", "plan", "models", "demo", "sample", "qc", "evaluate", "ui"]
+USER_COMMANDS += ["watch"]
 USER_COMMANDS += ["run-s3", "step"]
 
 

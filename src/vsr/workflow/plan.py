@@ -29,7 +29,7 @@ from vsr.layout import video_paths
 from vsr.media.decisions import decisions
 from vsr.media.picture import picture_size, settings_from
 from vsr.names import VIDEO_TYPES
-from vsr.paths import safe_name
+from vsr.user_paths import safe_name
 from vsr.util import atomic_output, read_json
 from vsr.workflow.config import check_config, effective_config, parse_items
 from vsr.workflow.manifest import load_manifest, write_manifest
