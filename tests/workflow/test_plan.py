@@ -24,8 +24,8 @@ def titles(tmp_path_factory) -> dict[str, Path]:
     """Two titles that run (letterboxed; interlaced MPEG-2 PS), one a person should look at
     (bars take 44% of the picture) and three that cannot run."""
     folder = tmp_path_factory.mktemp("titles")
-    good = make_clip(folder / "good.mp4", ClipSpec(width=96, height=64, frames=12))
-    v60 = base_clip(folder, "v60", width=96, height=64, frames=24, rate="60000/1001")
+    good = make_clip(folder / "good.mp4", ClipSpec(width=96, height=64, frames=48))
+    v60 = base_clip(folder, "v60", width=96, height=64, frames=96, rate="60000/1001")
     made = {
         "boxed": letterbox(good, folder / "boxed.mp4", 8, 8, 0, 0),
         "wide": letterbox(good, folder / "wide.mp4", 14, 14, 0, 0),
@@ -96,7 +96,7 @@ def test_plan_makes_the_run_decisions(planned):
     _, rows, _, _ = planned
     assert rows["boxed"]["crop"] == "96:48:0:8" and rows["boxed"]["size"] == "384x192"
     assert rows["tff"]["scan"] == "interlaced tff" and "bwdif" in rows["tff"]["fields"]
-    assert rows["boxed"]["container"] == "mp4" and rows["boxed"]["frames"] == "12"
+    assert rows["boxed"]["container"] == "mp4" and rows["boxed"]["frames"] == "48"
     assert float(rows["boxed"]["est_model_seconds"]) > 0
 
 
