@@ -2,7 +2,9 @@
 # Create (or refresh) the virtualenvs the infra checks use, each from its pinned requirements:
 #   .venv-infra/     cfn-lint, yamllint, shellcheck, ministack + moto (local AWS stand-ins)
 #   .venv-pcluster/  aws-parallelcluster (pins clash with the others, so it lives alone)
-# Idempotent: a venv is rebuilt only when its requirements file changed.
+# Idempotent: a venv is rebuilt only when its requirements file changed. Safe to run from several
+# processes at once (a lock serializes them); the stamp is written last, so an interrupted build is
+# redone on the next call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,11 +20,14 @@ ensure_venv() {
   fi
   echo "setting up $venv from $requirements"
   rm -rf "$venv"
+  # The venv's own pip, not upgraded: an in-place pip upgrade is the one step here that can leave
+  # a venv whose pip no longer imports.
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r "$requirements"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
   echo "$want" >"$stamp"
 }
 
+exec 9>"${TMPDIR:-/tmp}/vsr-infra-tools.lock"
+flock 9
 ensure_venv .venv-infra infra/requirements-tools.txt
 ensure_venv .venv-pcluster infra/requirements-pcluster.txt

@@ -70,6 +70,10 @@ SlurmctldHost={host}({addr})
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# A requeued job may start again only once its credential has expired (default 120 s). Jobs here
+# start within seconds of being scheduled, so a short lifetime is safe and a lost node's job is
+# back in half a minute rather than two.
+AuthInfo=cred_expire=30
 StateSaveLocation={scratch}/state
 SlurmdSpoolDir={scratch}/spool/%n
 SlurmctldPidFile={scratch}/slurmctld.pid

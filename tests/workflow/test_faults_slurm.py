@@ -4,8 +4,8 @@ Every scenario runs short titles (bicubic, two shards each) through `--profile s
 compares the finals with a fault-free run of the same titles, byte for byte. The scenarios are
 `vsr.measure.faults`' (also `make bench-faults`). A lost node is part of `make test`; the others
 are marked `faults` (`make test-faults`): each costs a workflow run or two (1-3 minutes here).
-A requeued job waits two minutes before it may start again (Slurm's own delay after a requeue):
-that is most of the lost node's time to recover.
+A requeued job waits until its credential has expired before it may start again (the test
+cluster sets 30 s; Slurm's default is two minutes).
 """
 
 from __future__ import annotations
