@@ -35,7 +35,7 @@ demo: install  ## install, build the bundled sample clip, upscale it with the lo
 # and tests/conftest.py keeps each machine-wide resource on one worker.
 TEST_WORKERS ?= 2
 test: install  ## install, run every test
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15 tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=15 tests
 
 lint: install  ## ruff, ruff format, snakefmt and snakemake --lint
 	$(VENV)/bin/ruff check src tests scripts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -54,30 +53,8 @@ def _quiet_env():
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
-# Tests that share a machine-wide resource run on one xdist worker, one after the other: the Slurm
-# cluster (one slurm.conf per machine) and the AWS stand-ins (fixed ports). Every other test keeps
-# its module's fixtures by staying with its module; the one batch run stays on one worker.
-SHARED_RESOURCES = {
-    "slurm": ("helpers.slurm", "slurm_cluster"),
-    "aws": ("helpers.aws", "helpers.ui"),
-}
+def pytest_xdist_make_scheduler(config, log):
+    """Workers share the tests by machine-wide resource and module (helpers.scheduling)."""
+    from helpers.scheduling import ResourceScheduling
 
-
-@cache
-def _resource_of(module_path: Path) -> str | None:
-    text = module_path.read_text()
-    return next(
-        (name for name, marks in SHARED_RESOURCES.items() if any(m in text for m in marks)), None
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        path = Path(item.fspath)
-        group = _resource_of(path) or ("batch" if "batch" in item.fixturenames else None)
-        item.add_marker(
-            pytest.mark.xdist_group(group or str(path.relative_to(Path(__file__).parent)))
-        )
+    return ResourceScheduling(config, log)

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,33 +134,66 @@ def progress_line(record: dict[str, Any]) -> str:
     return f"{record['id']}: {record['status']}{reason} (log: {record.get('log') or '-'})"
 
 
+@dataclass(frozen=True)
+class Runs:
+    """How a batch's titles go to Snakemake: `chunk` titles per run, `parallel` runs at a time,
+    through `profile` with `cores` each; `config` are KEY=VALUE items, `extra` more Snakemake
+    options. `vsr batch` and `vsr plan --profile` share it."""
+
+    chunk: int = 20
+    parallel: int = 1
+    profile: str = "local"
+    cores: int = 1
+    config: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+    @staticmethod
+    def add_arguments(
+        parser: argparse.ArgumentParser, cores: int = 1, cores_help: str = "cores per run"
+    ) -> None:
+        """The options of `vsr batch`, which `vsr plan` takes too."""
+        parser.add_argument(
+            "--chunk", type=int, default=20, help="titles per Snakemake run (1 on Slurm)"
+        )
+        parser.add_argument("--parallel", type=int, default=1, help="Snakemake runs at a time")
+        parser.add_argument("--profile", default="local", help="local | slurm | a profile folder")
+        parser.add_argument("--cores", type=int, default=cores, help=cores_help)
+        parser.add_argument(
+            "--config",
+            nargs="*",
+            default=[],
+            metavar="KEY=VALUE",
+            help="more config: KEY=VALUE, section.key=VALUE (encode.crf=20, output.size=1920x1080)",
+        )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, extra: list[str]) -> Runs:
+        return cls(args.chunk, args.parallel, args.profile, args.cores, (*args.config,), (*extra,))
+
+
 def run_chunks(
     table,
     results: Path,
+    runs: Runs,
     *,
-    chunk: int = 20,
-    parallel: int = 1,
-    profile: str = "local",
-    cores: int = 1,
-    config: list[str] | None = None,
-    extra: list[str] | None = None,
     target: Callable[[str], Path] | None = None,
     on_chunk_done: Callable[[list[str], int, Path], None] | None = None,
 ) -> None:
-    """The titles of `table`, `chunk` per Snakemake run, `parallel` runs at a time, into
-    `results`; `target(video)` names the file a title's run stops at (default: the whole
-    title). `on_chunk_done(videos, returncode, log)` follows each run."""
+    """The titles of `table`, in chunks as `runs` says, into `results`; `target(video)` names
+    the file a title's run stops at (default: the whole title). `on_chunk_done(videos,
+    returncode, log)` follows each run."""
     from vsr.workflow.config import parse_items, snakemake_items
 
-    env = snakemake_env(profile)
-    if profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
+    env = snakemake_env(runs.profile)
+    chunk = runs.chunk
+    if runs.profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
         # One title per run: its jobs are grouped into few Slurm jobs, which Snakemake can do
         # safely only where no other title's checkpoint finishes meanwhile (see cluster.py).
         env["VSR_SLURM_GROUP"], chunk = "1", 1
     videos = list(table.index)
     chunks = [videos[i : i + chunk] for i in range(0, len(videos), max(1, chunk))]
     batch_dir = results / ".batch"
-    items = snakemake_items(parse_items(config or []))
+    items = snakemake_items(parse_items(list(runs.config)))
 
     def run_chunk(number: int, titles: list[str]) -> None:
         # Named by its titles too: another batch into the same results folder (other titles)
@@ -174,9 +208,9 @@ def run_chunks(
         command = snakemake_command(
             workdir,
             settings,
-            cores=cores,
-            profile=profile,
-            extra=["--keep-going", *(extra or [])],
+            cores=runs.cores,
+            profile=runs.profile,
+            extra=["--keep-going", *runs.extra],
             targets=targets,
         )
         log = workdir / "snakemake.log"
@@ -187,22 +221,13 @@ def run_chunks(
         if on_chunk_done:
             on_chunk_done(titles, done.returncode, log)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, runs.parallel)) as pool:
         for future in [pool.submit(run_chunk, n, c) for n, c in enumerate(chunks)]:
             future.result()
 
 
 def run_batch(
-    manifest: Path,
-    results: Path,
-    *,
-    chunk: int = 20,
-    parallel: int = 1,
-    profile: str = "local",
-    cores: int = 1,
-    config: list[str] | None = None,
-    extra: list[str] | None = None,
-    out=sys.stdout,
+    manifest: Path, results: Path, runs: Runs = Runs(), out=sys.stdout
 ) -> dict[str, dict[str, Any]]:
     from vsr.workflow.batch_progress import BatchProgress
     from vsr.workflow.config import check_config, effective_config, parse_items
@@ -210,7 +235,7 @@ def run_batch(
     results = results.resolve()
     # The same checks as `vsr upscale` before any work: the config (dotted keys typed by the
     # schema), then the manifest; each title's source and container fit at its probe step.
-    settings = effective_config(parse_items(config or []))
+    settings = effective_config(parse_items(list(runs.config)))
     check_config({**settings, "manifest": str(manifest), "results": str(results)})
     table = load_manifest(manifest, settings.get("models") or default_models())
     records = {video: title_record(results, video) for video in table.index}
@@ -221,17 +246,7 @@ def run_batch(
     results.mkdir(parents=True, exist_ok=True)
     write_reports(results, records)
     with BatchProgress(results, records, pending, out, progress_line, write_reports) as progress:
-        run_chunks(
-            table.loc[pending],
-            results,
-            chunk=chunk,
-            parallel=parallel,
-            profile=profile,
-            cores=cores,
-            config=config,
-            extra=extra,
-            on_chunk_done=progress.chunk_done,
-        )
+        run_chunks(table.loc[pending], results, runs, on_chunk_done=progress.chunk_done)
     return records
 
 
@@ -239,32 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="vsr batch", description=__doc__.splitlines()[0])
     p.add_argument("manifest", type=Path)
     p.add_argument("-o", "--results", type=Path, default=Path("results"))
-    p.add_argument(
-        "--chunk", type=int, default=20, help="titles per Snakemake run (1 on Slurm: grouped jobs)"
-    )
-    p.add_argument("--parallel", type=int, default=1, help="Snakemake runs at a time")
-    p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
-    p.add_argument("--cores", type=int, default=1, help="cores per run (local profile)")
-    p.add_argument(
-        "--config",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="more config: KEY=VALUE, section.key=VALUE (encode.crf=20, output.size=1920x1080)",
-    )
+    Runs.add_arguments(p)
     args, extra = p.parse_known_args(argv)
     started = time.perf_counter()
     try:
-        records = run_batch(
-            args.manifest,
-            args.results,
-            chunk=args.chunk,
-            parallel=args.parallel,
-            profile=args.profile,
-            cores=args.cores,
-            config=args.config,
-            extra=extra,
-        )
+        records = run_batch(args.manifest, args.results, Runs.from_args(args, extra))
     except VsrError as exc:
         print_error(exc)
         return 2

@@ -31,6 +31,7 @@ from vsr.media.picture import picture_size, settings_from
 from vsr.names import VIDEO_TYPES
 from vsr.user_paths import safe_name
 from vsr.util import atomic_output, read_json
+from vsr.workflow.batch import Runs, run_chunks
 from vsr.workflow.config import check_config, effective_config, parse_items
 from vsr.workflow.manifest import load_manifest, write_manifest
 from vsr.workflow.preflight import free_bytes, intermediate_bytes
@@ -86,14 +87,12 @@ def titles_from(inputs: list[str], out_dir: Path, video_type: str, model: str | 
     return write_manifest(out_dir / "manifest.tsv", rows)
 
 
-def probe_all(
-    table, titles: Path, config: dict[str, Any], *, cores: int, profile: str, batch_args: dict
-) -> dict[str, str | None]:
+def probe_all(table, titles: Path, config: dict[str, Any], runs: Runs) -> dict[str, str | None]:
     """Every title's probe into titles/<id>/work/probe.json; title -> error line (or None)."""
-    if profile != "local":
-        return _probe_with_workflow(table, titles, profile, batch_args)
+    if runs.profile != "local":
+        return _probe_with_workflow(table, titles, runs)
     jobs = {}
-    with ProcessPoolExecutor(max_workers=max(1, cores)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, runs.cores)) as pool:
         for video, row in table.iterrows():
             out = video_paths(titles, video).probe
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,12 +103,11 @@ def probe_all(
         return {video: job.result() for video, job in jobs.items()}
 
 
-def _probe_with_workflow(table, titles: Path, profile: str, batch_args: dict):
+def _probe_with_workflow(table, titles: Path, runs: Runs):
     """The workflow's probe jobs (on the cluster, through the profile), in chunks of titles."""
-    from vsr.workflow.batch import run_chunks
     from vsr.workflow.run import first_step_error
 
-    run_chunks(table, titles, target=lambda v: video_paths(titles, v).probe, **batch_args)
+    run_chunks(table, titles, runs, target=lambda v: video_paths(titles, v).probe)
     errors: dict[str, str | None] = {}
     for video in table.index:
         paths = video_paths(titles, video)
@@ -183,34 +181,21 @@ def run_plan(
     *,
     video_type: str = "real",
     model: str | None = None,
-    config_items: list[str] | None = None,
-    profile: str = "local",
-    cores: int = 1,
-    chunk: int = 20,
-    parallel: int = 1,
-    extra: list[str] | None = None,
+    runs: Runs,
 ) -> list[dict[str, Any]]:
     from vsr.workflow.pages import plan_page
 
     out_dir = out_dir.resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise VsrError(out_dir, "plan folder exists and is not a folder")
-    config = effective_config(parse_items(config_items or []))
+    config = effective_config(parse_items(list(runs.config)))
     check_config({**config, "manifest": "-", "results": str(out_dir)})
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = titles_from(inputs, out_dir, video_type, model)
     table = load_manifest(manifest, config.get("models") or {})
     titles = out_dir / "titles"
-    batch_args = {
-        "chunk": chunk,
-        "parallel": parallel,
-        "profile": profile,
-        "cores": cores,
-        "config": config_items or [],
-        "extra": extra or [],
-    }
-    errors = probe_all(table, titles, config, cores=cores, profile=profile, batch_args=batch_args)
-    kind = "cuda" if profile != "local" else device_kind(config["upscale"]["device"])
+    errors = probe_all(table, titles, config, runs)
+    kind = "cuda" if runs.profile != "local" else device_kind(config["upscale"]["device"])
     free = free_bytes(out_dir)
     rows = []
     for video, row in table.iterrows():
@@ -230,7 +215,7 @@ def run_plan(
             made = None
         record["sheet"] = f"sheets/{record['id']}.png" if made else ""
 
-    with ThreadPoolExecutor(max_workers=max(1, cores)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, runs.cores)) as pool:
         list(pool.map(sheet, rows))
     rows.sort(key=lambda r: (ORDER[r["status"]], r["id"]))
     with atomic_output(out_dir / "plan.csv") as tmp, tmp.open("w", newline="") as handle:
@@ -255,17 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for plan.csv/html")
     p.add_argument("--type", choices=VIDEO_TYPES, default="real", help="for FILE inputs")
     p.add_argument("--model", help="for FILE inputs (a manifest names its own)")
-    p.add_argument(
-        "--config",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="as for vsr batch: KEY=VALUE, section.key=VALUE (encode.crf=20, audio=reencode)",
-    )
-    p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
-    p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="probes at a time")
-    p.add_argument("--chunk", type=int, default=20, help="titles per probe run (--profile)")
-    p.add_argument("--parallel", type=int, default=1, help="probe runs at a time (--profile)")
+    Runs.add_arguments(p, cores=os.cpu_count() or 1, cores_help="probes at a time")
     args, extra = p.parse_known_args(argv)  # more Snakemake options, as for vsr batch
     if extra and args.profile == "local":
         p.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -276,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             args.output,
             video_type=args.type,
             model=args.model,
-            config_items=args.config,
-            profile=args.profile,
-            cores=args.cores,
-            chunk=args.chunk,
-            parallel=args.parallel,
-            extra=extra,
+            runs=Runs.from_args(args, extra),
         )
     except VsrError as exc:
         print_error(exc)
