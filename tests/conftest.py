@@ -53,6 +53,7 @@ def _quiet_env():
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: unknown where it is not loaded
 def pytest_xdist_make_scheduler(config, log):
     """Workers share the tests by machine-wide resource and module (helpers.scheduling)."""
     from helpers.scheduling import ResourceScheduling
