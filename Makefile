@@ -31,9 +31,9 @@ install: $(STAMP)  ## the virtualenv .venv/ from requirements.txt, with the pack
 demo: install  ## install, build the bundled sample clip, upscale it with the local profile
 	$(VENV)/bin/vsr demo
 
-# Two workers: the Slurm and AWS tests spend most of their time waiting on daemons and jobs,
-# and tests/conftest.py keeps each machine-wide resource on one worker.
-TEST_WORKERS ?= 2
+# Three workers on two cores: the Slurm tests (one worker, tests/helpers/scheduling.py) mostly
+# wait on jobs, so two more workers keep both cores busy with everything else.
+TEST_WORKERS ?= 3
 test: install  ## install, run every test
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=15 tests
 
