@@ -146,7 +146,10 @@ def page(chromium: str) -> Iterator:
                 accept_downloads=True,
                 viewport={"width": 1280, "height": 900},
             )
-            context.set_default_timeout(30_000)
+            # Generous: the first load parses Gradio's scripts, and under the full suite three
+            # workers share two cores (a first login once took over 30 s there).
+            context.set_default_timeout(90_000)
+            context.set_default_navigation_timeout(90_000)
             try:
                 yield context.new_page()
             finally:
