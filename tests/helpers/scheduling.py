@@ -4,7 +4,7 @@ Tests that share a machine-wide resource run on one worker, one after the other:
 cluster (one slurm.conf per machine) and the AWS stand-ins (fixed ports). Every other test stays
 with its module, so the module's fixtures are built once; the tests of the session's one batch
 run (the `batch` fixture) stay together. The Slurm tests go first: they are the longest unit, and
-mostly wait on jobs, so every other unit runs beside them on the other worker.
+mostly wait on jobs, so every other unit runs beside them on the other workers.
 
 A scheduler of our own rather than `xdist_group` marks: pytest 9.2 derives node ids in a way
 that xdist's group suffix (which `--dist loadgroup` reads) no longer reaches.
