@@ -99,6 +99,11 @@ def assert_runs_exactly(stub: Stub, command: dict[str, Any], argv: list[str]) ->
         assert sorted(p.name for p in stub.record.iterdir()) == ["_script.sh"]
 
 
+def status_document(s3: Any, bucket: str, video_uuid: str) -> dict[str, Any]:
+    body = s3.get_object(Bucket=bucket, Key=f"results/{video_uuid}/status.json")["Body"].read()
+    return json.loads(body)
+
+
 def record(bucket: str, key: str, size: int = 4096, event: str = "ObjectCreated:Put") -> dict:
     """An S3 event record as S3 sends it: URL-encoded key, '+' for spaces."""
     etag = hashlib.md5(key.encode()).hexdigest()
@@ -170,15 +175,8 @@ def test_upload_runs_packaged_handler_which_sends_one_ssm_command(aws, stub, tmp
     assert command["OutputS3BucketName"] == outbox
     argv = expected_argv(inbox, key, "real", video_uuid, f"s3://{outbox}/results")
     assert_runs_exactly(stub, command, argv)
-    # The Lambda writes status.json after sending the command: wait for it rather than race it.
-    s3 = aws.client("s3")
-    status_key = f"results/{video_uuid}/status.json"
-    listed = wait_for(
-        lambda: s3.list_objects_v2(Bucket=outbox, Prefix=status_key).get("Contents", []),
-        timeout_s=30,
-    )
-    assert listed, "the handler wrote no status.json"
-    document = json.loads(s3.get_object(Bucket=outbox, Key=status_key)["Body"].read())
+    # status.json is written before the command is sent, so it is there once the command is.
+    document = status_document(aws.client("s3"), outbox, video_uuid)
     assert document["state"] == "queued" and document["source"] == f"s3://{inbox}/{key}"
 
 
@@ -281,10 +279,14 @@ def test_send_failure_releases_the_claim_so_a_retry_is_not_a_duplicate(trigger_e
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with pytest.raises(RuntimeError, match="SSM SendCommand failed"):
         handler({"Records": [upload]}, None)  # raising makes S3/Lambda deliver the event again
+    s3 = setup.aws.client("s3")
+    waiting = status_document(s3, setup.outbox, video_uuid)
+    assert waiting["state"] == "waiting" and "SSM SendCommand failed" in waiting["detail"]
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", setup.aws.env["AWS_ENDPOINT_URL_SSM"])
     assert len(handler({"Records": [upload]}, None)["accepted"]) == 1
     assert len(sent_commands(video_uuid)) == 1
+    assert status_document(s3, setup.outbox, video_uuid)["state"] == "queued"
 
 
 @pytest.mark.parametrize(

@@ -207,7 +207,7 @@ def accept_event(
     s3: Any,
     sender: Callable[[], Callable[[Upload], dict[str, str]]],
 ) -> Decisions:
-    """Validate every record, claim each new upload, hand it on and mark it queued.
+    """Validate every record, claim each new upload, mark it queued and hand it on.
 
     `sender()` gives the function that hands an upload on (the trigger: an SSM command to the
     head node; the watcher: its own queue); it is built only when there is a valid upload, and
@@ -221,12 +221,16 @@ def accept_event(
     new, duplicates = claim_new(uploads, settings.output, s3)
     decisions.rejected += duplicates
     for upload in new:
+        # Queued before it is sent: the head node may start (and write "probing") before
+        # `send` returns, and a later "queued" would hide that.
+        status = StatusWriter(settings.output, upload.uuid, upload.source, s3)
+        status.write("queued")
         try:
             details = send(upload)
         except SendFailed as error:
             release(upload, settings.output, s3)
+            status.write("waiting", detail=f"not sent yet, S3 retries the event: {error}")
             decisions.failed.append({"key": upload.key, "reason": str(error)})
             continue
-        StatusWriter(settings.output, upload.uuid, upload.source, s3).write("queued")
         decisions.accepted.append((upload, details))
     return decisions
