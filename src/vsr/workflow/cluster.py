@@ -86,21 +86,25 @@ def parse_sinfo(text: str) -> dict[str, list[Node]]:
     return shapes
 
 
-def discover(partitions: list[str], timeout_s: float = 20) -> dict[str, list[Node]] | None:
-    """Node shapes of these partitions, or None where `sinfo` is absent or does not answer."""
-    if shutil.which("sinfo") is None:
+def slurm_output(command: list[str], timeout_s: float = 20) -> str | None:
+    """What a Slurm command prints, or None where it is absent, fails or does not answer."""
+    if shutil.which(command[0]) is None:
         return None
     try:
         result = subprocess.run(
-            ["sinfo", "-h", "-N", "-p", ",".join(partitions), "-o", "%R|%c|%m|%G"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
+            command, capture_output=True, text=True, timeout=timeout_s, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return parse_sinfo(result.stdout) if result.returncode == 0 else None
+    return result.stdout if result.returncode == 0 else None
+
+
+def discover(partitions: list[str], timeout_s: float = 20) -> dict[str, list[Node]] | None:
+    """Node shapes of these partitions, or None where `sinfo` is absent or does not answer."""
+    output = slurm_output(
+        ["sinfo", "-h", "-N", "-p", ",".join(partitions), "-o", "%R|%c|%m|%G"], timeout_s
+    )
+    return None if output is None else parse_sinfo(output)
 
 
 def largest(nodes: list[Node], gpus: int = 0) -> Node | None:

@@ -13,8 +13,9 @@ lookup answer with that value, so one slow `scontrol` no longer decides the stat
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
+
+from vsr.workflow.cluster import slurm_output
 
 _MIN_JOB_AGE = re.compile(r"^\s*MinJobAge\s*=\s*(\d+)", re.MULTILINE)
 
@@ -23,21 +24,6 @@ def read_min_job_age(config_text: str) -> int | None:
     """MinJobAge in seconds from `scontrol show config` output (Slurm prints it in seconds)."""
     match = _MIN_JOB_AGE.search(config_text)
     return int(match.group(1)) if match else None
-
-
-def cluster_config(timeout_s: float = 20) -> str:
-    """`scontrol show config`, or "" where Slurm is absent or does not answer."""
-    try:
-        result = subprocess.run(
-            ["scontrol", "show", "config"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return result.stdout if result.returncode == 0 else ""
 
 
 def with_fallback(lookup: Callable[[], int | None], known: int) -> Callable[[], int | None]:
@@ -58,7 +44,9 @@ def steady_min_job_age(config_text: str | None = None) -> int | None:
         import snakemake_executor_plugin_slurm as plugin
     except ImportError:
         return None
-    known = read_min_job_age(cluster_config() if config_text is None else config_text)
+    if config_text is None:
+        config_text = slurm_output(["scontrol", "show", "config"]) or ""
+    known = read_min_job_age(config_text)
     lookup = getattr(plugin, "get_min_job_age", None)
     if known is None or lookup is None or getattr(lookup, "steady", False):
         return known
