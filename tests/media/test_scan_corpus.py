@@ -71,3 +71,24 @@ def test_thin_evidence_keeps_progressive_and_says_why(decisions):
     assert result["type"] == "progressive" and result["confidence"] < 0.5
     assert result["review"] and "no deinterlace" in result["review"][0]
     assert not decisions["p_still"][1]["review"]  # nothing hinted otherwise: nothing to look at
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [("mixed_film_video", ["film", "video"]), ("mixed_video_film", ["video", "film"])],
+)
+def test_mixed_titles_record_their_sections_in_order(decisions, name, kinds):
+    """120 film-telecine frames and 90 video frames at 30000/1001: the boundary lies near 4.0 s
+    (film first) or 3.0 s (video first), somewhere between two sampling windows."""
+    _, result = decisions[name]
+    sections = result["sections"]
+    assert [s["kind"] for s in sections] == kinds, sections
+    first_window = result["evidence"]["windows"][0]["start_s"]
+    assert first_window - 0.5 <= sections[0]["start_s"] <= first_window  # the first frame
+    boundary = 120 * 1001 / 30000 if kinds[0] == "film" else 90 * 1001 / 30000
+    windows = [w["start_s"] for w in result["evidence"]["windows"]]
+    gap = max(b - a for a, b in zip(windows, windows[1:], strict=False))
+    assert abs(sections[1]["start_s"] - (sections[0]["start_s"] + boundary)) <= gap + 0.1
+    assert sections[-1]["end_s"] == pytest.approx(
+        sections[0]["start_s"] + 210 * 1001 / 30000, abs=0.05
+    )

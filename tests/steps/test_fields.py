@@ -148,6 +148,12 @@ def test_mixed_title_is_handled_section_by_section(tmp_path):
     info, index, frames, pts = split_with(source, tmp_path / "auto")
     assert info["picture"]["scan"]["type"] == "mixed"
     assert abs(index["frames"] - (96 + 60)) <= 1
+    # Where field matching found the boundary: after 120 telecined frames, to within a cycle.
+    sections = index["fields"]["sections"]
+    assert [s["kind"] for s in sections] == ["film", "video"], sections
+    start = sections[0]["start_s"]
+    assert sections[1]["start_s"] - start == pytest.approx(120 * 1001 / 30000, abs=5 * 1001 / 30000)
+    assert sections[1]["end_s"] - start == pytest.approx(180 * 1001 / 30000, abs=0.01)
     film_part, video_part = frames[: len(frames) - 60], frames[-60:]
     repeats = sum(1 for a, b in zip(film_part, film_part[1:], strict=False) if psnr(a, b) > 45)
     assert repeats <= 1  # film frames once each

@@ -27,19 +27,14 @@ def output_frames(info: dict[str, Any]) -> int:
 
 
 def scan_text(info: dict[str, Any]) -> str:
-    """`progressive`, `interlaced tff`, or the sections of a mixed title (`mixed: 0.0 s
-    progressive, 12.5 s interlaced`)."""
+    """`progressive`, `interlaced tff`, or the sections of a mixed title (`mixed: 0.5 s film,
+    4.7 s video`)."""
     scan = (info.get("picture") or {}).get("scan") or {}
     kind = scan.get("type") or "progressive"
     order = scan.get("field_order")
     sections = scan.get("sections") or []
-    if not sections and kind == "mixed":
-        # The sampling windows' own calls, consecutive ones of a kind merged into a section.
-        for window in (scan.get("evidence") or {}).get("windows") or []:
-            if not sections or sections[-1]["kind"] != window.get("kind"):
-                sections.append({"start_s": window.get("start_s", 0), "kind": window.get("kind")})
     if sections:
-        parts = [f"{s.get('start_s', 0):.1f} s {s.get('type') or s.get('kind')}" for s in sections]
+        parts = [f"{s['start_s']:.1f} s {s['kind']}" for s in sections]
         return f"{kind}: " + ", ".join(parts)
     return f"{kind} {order}" if order and kind != "progressive" else kind
 

@@ -101,7 +101,9 @@ class FieldPipeline:
             "frame_rate": f"{self.rate.numerator}/{self.rate.denominator}" if self.rate else None,
             "frames_in": self.frames_in,
             "repeats_dropped": self.repeats.dropped,
-        }
+            **({"sections": self.repeats.sections(1 / self.source_rate)}
+               if self.mode == "fieldmatch" and self.source_rate else {}),
+        }  # fmt: skip
 
     def _step(self) -> int:
         return round(1 / (self.source_rate or 25) / self.source_time_base) or 1
@@ -186,8 +188,44 @@ class FilmRepeats:
         self.recent: list[float] = []
         self.since_drop = 5
         self.dropped = 0
+        self.drops: list[float] = []  # times (s) of the dropped repeats
+        self.span: list[float] = []  # first and last frame time (s)
+
+    def sections(self, frame_s: Fraction) -> list[dict[str, Any]]:
+        """Film and video sections, as the drops found them: film where a repeat was dropped in
+        each 3:2 cycle (one missed cycle allowed), video in between."""
+        if not self.span:
+            return []
+        begin, end = self.span[0], self.span[-1] + float(frame_s)
+        cycle = 5 * float(frame_s)
+        runs: list[list[float]] = []
+        for t in self.drops:
+            if runs and t - runs[-1][-1] <= 2.2 * cycle:
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        film = [(max(begin, r[0] - cycle), min(end, r[-1] + cycle)) for r in runs if len(r) > 1]
+        sections: list[dict[str, Any]] = []
+        at = begin
+        for start, stop in film:
+            if start - at >= cycle:
+                sections.append(
+                    {"start_s": round(at, 3), "end_s": round(start, 3), "kind": "video"}
+                )
+            else:
+                start = at
+            sections.append({"start_s": round(start, 3), "end_s": round(stop, 3), "kind": "film"})
+            at = stop
+        if end - at >= cycle or not sections:
+            sections.append({"start_s": round(at, 3), "end_s": round(end, 3), "kind": "video"})
+        elif sections:
+            sections[-1]["end_s"] = round(end, 3)
+        return sections
 
     def is_repeat(self, frame: av.VideoFrame) -> bool:
+        t = float(frame.pts * frame.time_base) if frame.pts is not None else None
+        if t is not None:
+            self.span = [self.span[0] if self.span else t, t]
         th = max(2, round(frame.height * THUMB / frame.width))
         small = frame.reformat(width=THUMB, height=th, format="gray", interpolation="AREA")
         cur = small.to_ndarray().astype(np.float32)
@@ -204,6 +242,8 @@ class FilmRepeats:
         if repeat:
             self.prev, self.since_drop = prev, 0
             self.dropped += 1
+            if t is not None:
+                self.drops.append(t)
             return True
         self.recent = (self.recent + [diff])[-8:]
         self.since_drop += 1

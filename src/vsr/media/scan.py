@@ -306,8 +306,10 @@ def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dic
         totals["three_field_frames"] += w["three_field_frames"]
         totals["flagged_interlaced"] += w["flagged_interlaced"]
     review = decision.pop("review")
+    sections = window_sections(measured, video) if decision["type"] == "mixed" else []
     return {
         **decision,
+        **({"sections": sections} if sections else {}),
         "review": review,
         "evidence": {
             "method": "field motion (within vs across fields) + pulldown cadence + idet carried "
@@ -318,6 +320,46 @@ def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dic
             "flags": flags,
         },
     }
+
+
+SECTION_KINDS = {
+    "hard_telecine": "film",
+    "soft_telecine": "film",
+    "interlaced": "video",
+    "progressive": "progressive",
+}
+
+
+def window_sections(windows: list[dict[str, Any]], video: dict[str, Any]) -> list[dict[str, Any]]:
+    """A mixed title's sections as the sampling windows see them: consecutive windows of one
+    kind (film, video, progressive) make a section; still and unclear windows belong to the
+    section around them. A boundary lies somewhere between the last window of one section and
+    the first of the next: `start_s` is the first window that showed the section's kind, and
+    the split step records where field matching found the boundaries frame by frame."""
+    sections: list[dict[str, Any]] = []
+    for window in windows:
+        kind = SECTION_KINDS.get(window["kind"])
+        if kind is None or window.get("start_s") is None:
+            continue
+        if sections and sections[-1]["kind"] == kind:
+            sections[-1]["windows"] += 1
+            continue
+        sections.append({"start_s": round(window["start_s"], 3), "kind": kind, "windows": 1})
+    begin, end = _time_span(video)
+    if sections:
+        sections[0]["start_s"] = round(begin, 3)
+    ends = [s["start_s"] for s in sections[1:]] + [end]
+    for section, section_end in zip(sections, ends, strict=True):
+        section["end_s"] = None if section_end is None else round(section_end, 3)
+    return sections
+
+
+def _time_span(video: dict[str, Any]) -> tuple[float, float | None]:
+    """The first frame's time and the end of the last one (None where the rate is unknown)."""
+    begin = float((video.get("start_pts") or 0) * Fraction(video["time_base"]))
+    rate, frames = video.get("frame_rate"), video.get("frames")
+    end = begin + float(frames / Fraction(rate)) if rate and frames else None
+    return begin, end
 
 
 def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,8 @@ def write_summary(
         "fps": ((info.get("picture") or {}).get("fields") or {}).get("frame_rate")
         or info["video"]["frame_rate"],
         "shards": len(index["shards"]),
+        # What the field handling did: mode, filters, repeats dropped, a mixed title's sections.
+        "fields": index.get("fields"),
         "stages": collect_timings(timing_files),
         "device": collect_devices(timing_files),
         "model_scale": model_scale(timing_files),
