@@ -112,12 +112,18 @@ def mpeg2(top: int) -> tuple[str, ...]:
             "-pix_fmt", "yuv420p")  # fmt: skip
 
 
-def soft_telecine(film: list[np.ndarray], out: Path, muxer: str) -> Path:
+def soft_telecine(film: list[np.ndarray], out: Path, muxer: str, field_dct: bool = True) -> Path:
     """DVD-style soft telecine with B-frames: 24000/1001 progressive pictures coded with 3:2
     repeat-first-field flags set in display order (temporal_reference), a 30000/1001 sequence
-    header, in an MPEG program (`vob`) or transport (`mpegts`) stream."""
+    header, in an MPEG program (`vob`) or transport (`mpegts`) stream.
+
+    `field_dct=False` codes the pictures as a progressive sequence (frame DCT only, as DVD
+    encoders code film) before the sequence is flagged interlaced: the picture height must then
+    be a multiple of 32, because an interlaced sequence counts its macroblock rows in field pairs
+    (240 lines would lose the last slice row, 224 and 480 keep every one)."""
     es = out.with_suffix(".m2v")
-    encode(film, FILM, es, "-c:v", "mpeg2video", "-flags", "+ildct", "-bf", "2", "-g", "12",
+    dct = ["-flags", "+ildct"] if field_dct else []
+    encode(film, FILM, es, "-c:v", "mpeg2video", *dct, "-bf", "2", "-g", "12",
            "-q:v", "2", "-pix_fmt", "yuv420p", "-f", "mpeg2video")  # fmt: skip
     data = bytearray(es.read_bytes())
     coded = gop_start = in_gop = 0
@@ -294,6 +300,9 @@ def build(folder: Path) -> dict[str, tuple[Path, Case]]:
     for muxer, suffix in (("vob", ".mpg"), ("mpegts", ".ts")):
         path = soft_telecine(film, folder / f"soft{suffix}", muxer)
         made[f"soft_{muxer}"] = (path, Case(f"soft_{muxer}", "soft_telecine"))
+    frame_dct = soft_telecine(progressive(pan, 320, 224, FILM, 48), folder / "soft_fdct.mpg", "vob",
+                              field_dct=False)  # fmt: skip
+    made["soft_frame_dct"] = (frame_dct, Case("soft_frame_dct", "soft_telecine"))
     # Mixed.
     video = woven(pan, 320, 240, NTSC, 90, "tff")
     long_film = telecined(progressive(pan, 320, 240, FILM, 96))
