@@ -2,7 +2,7 @@
 """Install, start and stop a Slurm test cluster on this machine: one node, or several.
 
 usage: scripts/slurm_cluster.py up [--nodes N] | down | status | lose-node NAME |
-       restart-controller [--down-s S]
+       restart-controller [--down-s S] [--crash]
 
 `up` installs the Debian packages when missing, writes /etc/slurm/slurm.conf and gres.conf,
 starts munged, slurmctld and slurmd, and waits until every node is idle. One node (the default)
@@ -15,8 +15,8 @@ missing (a lost node's slurmd) and is otherwise a no-op; `up` with another node 
 and restarts the cluster. `down` stops only the daemons `up` started and removes the
 namespaces, veths and bridge it made (recorded under the scratch directory, also when a run
 was killed half way). `lose-node` kills every process on a node at once, as a power loss;
-`restart-controller` stops slurmctld and starts it again on its saved state. Stdlib only: it
-runs before the project's virtualenv exists.
+`restart-controller` stops slurmctld (SIGTERM, or SIGKILL with `--crash`) and starts it again
+on its saved state. Stdlib only: it runs before the project's virtualenv exists.
 """
 
 from __future__ import annotations
@@ -311,13 +311,21 @@ def lose_node(name: str) -> int:
     return 0
 
 
-def restart_controller(down_s: float) -> int:
-    """Stop slurmctld as a restart does (SIGTERM: it saves its state first), then start it on
-    that state. A SIGKILL instead can lose the jobs submitted since its last periodic save."""
-    stop("slurmctld")
+def restart_controller(down_s: float, crash: bool = False) -> int:
+    """Stop slurmctld as a restart does (SIGTERM: it saves its state first), or as a crash does
+    (`crash`: SIGKILL, so what changed since its last periodic state save is lost), then start
+    it on the saved state."""
+    if crash:
+        pid = read_pid(pid_file("slurmctld"))
+        if is_running(pid):
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            wait_for(f"slurmctld (pid {pid}) to die", lambda: not is_running(pid), timeout_s=10)
+    else:
+        stop("slurmctld")
     time.sleep(down_s)
     start_controller()
-    log(f"slurmctld restarted after {down_s:.0f} s down")
+    log(f"slurmctld {'crashed' if crash else 'stopped'} and restarted after {down_s:.0f} s down")
     return 0
 
 
@@ -342,6 +350,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     sub.add_parser("lose-node").add_argument("name")
     restart = sub.add_parser("restart-controller")
     restart.add_argument("--down-s", type=float, default=5.0)
+    restart.add_argument("--crash", action="store_true", help="SIGKILL, not SIGTERM")
     return parser.parse_args(argv)
 
 
@@ -354,7 +363,9 @@ def main(argv: list[str]) -> int:
         "down": down,
         "status": status,
         "lose-node": lambda: lose_node(getattr(args, "name", "")),
-        "restart-controller": lambda: restart_controller(getattr(args, "down_s", 5.0)),
+        "restart-controller": lambda: restart_controller(
+            getattr(args, "down_s", 5.0), getattr(args, "crash", False)
+        ),
     }
     try:
         result = actions[args.action]()

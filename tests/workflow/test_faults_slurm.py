@@ -82,6 +82,11 @@ def test_a_run_outlives_a_controller_restart(folder: Path, reference: faults.Ref
 
 
 @pytest.mark.faults
+def test_a_run_outlives_a_controller_crash(folder: Path, reference: faults.Reference) -> None:
+    assert_recovered(faults.controller_restart(folder, reference, crash=True))
+
+
+@pytest.mark.faults
 def test_two_batches_share_a_results_folder_without_touching_each_others_titles(
     folder: Path, reference: faults.Reference
 ) -> None:

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import snakemake_executor_plugin_slurm as plugin
 
-from vsr.workflow.slurm_status import read_min_job_age, steady_min_job_age
+from vsr.workflow.slurm_status import (
+    read_min_job_age,
+    report_lost_jobs,
+    steady_min_job_age,
+    steady_status,
+)
 
 SCONTROL_SHOW_CONFIG = """Configuration data as of 2026-12-02T08:00:00
 MessageTimeout          = 10 sec
@@ -52,3 +57,76 @@ def test_without_an_answer_at_load_the_plugin_is_left_as_it_is() -> None:
     before = plugin.get_min_job_age
     assert steady_min_job_age() is None
     assert plugin.get_min_job_age is before
+
+
+class Poll:
+    """The plugin's poll as Snakemake calls it: an async generator over the jobs still active
+    (here it lists every job as active, as the plugin does for a job its query does not show)."""
+
+    def __init__(self) -> None:
+        self.failed: list[tuple[str, str]] = []
+
+    async def check_active_jobs(self, active_jobs):
+        reported = {job_id for job_id, _ in self.failed}  # Snakemake stops asking about them
+        for job in active_jobs:
+            if job.external_jobid not in reported:
+                yield job
+
+    def report_job_error(self, job, msg: str) -> None:
+        self.failed.append((job.external_jobid, msg))
+
+
+class Job:
+    def __init__(self, external_jobid: str) -> None:
+        self.external_jobid = external_jobid
+
+
+def test_a_job_the_controller_forgot_or_holds_is_cancelled_and_reported_on_the_second_poll(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import asyncio
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cancelled = tmp_path / "cancelled"
+    (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {cancelled}\n')
+    (bin_dir / "scancel").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    known = {"11": "None", "12": "None", "14": "Resources"}
+    assert report_lost_jobs(Poll, known=lambda: dict(known))
+    assert not report_lost_jobs(Poll, known=lambda: dict(known))  # wrapped once
+    poll = Poll()
+    jobs = [Job("11"), Job("12"), Job("13_1"), Job("14")]
+
+    def active() -> list[str]:
+        async def collect():
+            return [job.external_jobid async for job in poll.check_active_jobs(jobs)]
+
+        return asyncio.run(collect())
+
+    known["13"] = "None"  # an array task is known by its array's id
+    assert active() == ["11", "12", "13_1", "14"] and poll.failed == []
+    del known["12"]  # lost in a controller crash
+    known["14"] = "launch failed requeued held"  # started again after the crash, refused
+    assert active() == ["11", "12", "13_1", "14"]  # one poll could be a moment's gap
+    known["12"] = "None"
+    assert active() == ["11", "12", "13_1"]  # 12 is back: its count starts again
+    del known["12"]
+    assert active() == ["11", "12", "13_1"]
+    assert active() == ["11", "13_1"]
+    assert [job for job, _ in poll.failed] == ["14", "12"]
+    assert "held by Slurm" in poll.failed[0][1]
+    assert "unknown to the controller" in poll.failed[1][1]
+    assert cancelled.read_text().split() == ["14", "12"]
+
+
+def test_the_report_is_installed_where_min_job_age_outlasts_the_longest_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(plugin, "get_min_job_age", plugin.get_min_job_age)
+    monkeypatch.setattr(plugin.Executor, "check_active_jobs", plugin.Executor.check_active_jobs)
+    # A finished job could be forgotten before the plugin's next poll saw it finish.
+    assert steady_status(SCONTROL_SHOW_CONFIG.replace("600 sec", "120 sec")) == 120
+    assert not getattr(plugin.Executor.check_active_jobs, "reports_lost", False)
+    assert steady_status(SCONTROL_SHOW_CONFIG) == 600
+    assert plugin.Executor.check_active_jobs.reports_lost

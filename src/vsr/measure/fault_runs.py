@@ -195,6 +195,19 @@ def node_state(node: str) -> str:
     return out[0] if out else ""
 
 
+def replace_drained_nodes() -> list[str]:
+    """What ParallelCluster's clustermgtd does with a drained node (`terminate_drain_nodes`, on by
+    default): a fresh node takes its place. Here the same slurmd is returned to service."""
+    out = subprocess.run(
+        ["sinfo", "-h", "-N", "-t", "drain", "-o", "%N"], capture_output=True, text=True, timeout=30
+    ).stdout.split()
+    for node in out:
+        subprocess.run(
+            ["scontrol", "update", f"NodeName={node}", "State=RESUME"], timeout=30, check=False
+        )
+    return out
+
+
 def scancel(job_ids: list[str]) -> None:
     if job_ids:
         subprocess.run(["scancel", *job_ids], timeout=30, check=False)

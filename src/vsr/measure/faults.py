@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vsr.measure.fault_runs import (
+    RUN_TIMEOUT_S,
     SUBMITTED,
     FaultError,
     Run,
@@ -44,6 +45,7 @@ from vsr.measure.fault_runs import (
     make_titles,
     node_state,
     recovery_core_seconds,
+    replace_drained_nodes,
     running,
     start_batch,
     start_snakemake,
@@ -165,22 +167,37 @@ def head_killed(folder: Path, ref: Reference) -> Outcome:
     )  # fmt: skip
 
 
-def controller_restart(folder: Path, ref: Reference, down_s: float = 5) -> Outcome:
-    work = folder / "controller-restart"
+def controller_restart(
+    folder: Path, ref: Reference, down_s: float = 5, crash: bool = False
+) -> Outcome:
+    """slurmctld stopped (or, `crash`, killed with SIGKILL) under a running GPU job and started
+    again on its saved state."""
+    work = folder / ("controller-crash" if crash else "controller-restart")
     run = start_snakemake(make_titles(folder / "titles", ref.names), work, "snakemake.log")
     wait_until("running GPU job", lambda: running(run, "upscale_encode"), run)
     killed_at = time.monotonic()
-    cluster("restart-controller", "--down-s", str(down_s))  # returns once it answers again
+    # Returns once the controller answers again.
+    cluster("restart-controller", "--down-s", str(down_s), *(["--crash"] if crash else []))
     back_after = time.monotonic() - killed_at
+    replaced: set[str] = set()
+    while run.process.poll() is None and run.wall_s < RUN_TIMEOUT_S:
+        # A controller restored from an older state may start a job again that already ran on
+        # a node; the node refuses the copy and Slurm drains it.
+        replaced.update(replace_drained_nodes())
+        time.sleep(1)
     if run.wait() != 0:
         raise FaultError(f"the run across a controller restart failed:\n{run.text()[-3000:]}")
     lost, differing = compare(work / "results", ref)
+    text = run.text()
     return Outcome(
-        "slurmctld restart", 1, len(ref.names), lost, differing,
+        "slurmctld crash" if crash else "slurmctld restart", 1, len(ref.names), lost, differing,
         spent_again(run.job_ids(), run.started_at), back_after,
         {"core_s_vs_fault_free": core_seconds(run.job_ids(), run.started_at) - ref.core_s,
          "wall_vs_fault_free_s": round(run.wall_s - ref.wall_s, 1),
-         "controller_down_s": down_s},
+         "controller_down_s": down_s,
+         "jobs_forgotten": text.count("is unknown to the controller"),
+         "jobs_held": text.count("is held by Slurm"),
+         "nodes_drained_and_replaced": sorted(replaced)},
     )  # fmt: skip
 
 
@@ -217,6 +234,7 @@ SCENARIOS = {
     "node-lost": node_lost,
     "head-killed": head_killed,
     "controller-restart": controller_restart,
+    "controller-crash": lambda folder, ref: controller_restart(folder, ref, crash=True),
     "two-batches": two_batches,
 }
 
