@@ -11,6 +11,7 @@ import pytest
 import snakemake_executor_plugin_slurm as plugin
 
 from vsr.workflow.slurm_status import (
+    known_jobs,
     read_min_job_age,
     report_lost_jobs,
     steady_min_job_age,
@@ -130,3 +131,17 @@ def test_the_report_is_installed_where_min_job_age_outlasts_the_longest_poll(
     assert not getattr(plugin.Executor.check_active_jobs, "reports_lost", False)
     assert steady_status(SCONTROL_SHOW_CONFIG) == 600
     assert plugin.Executor.check_active_jobs.reports_lost
+
+
+def test_known_jobs_include_each_array_by_its_own_id(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    squeue = bin_dir / "squeue"
+    squeue.write_text("#!/bin/sh\nprintf '7|None\\n8_[1-3]|Resources\\n9_2|None\\n'\n")
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    jobs = known_jobs()
+    assert jobs is not None and {"7", "8", "8_[1-3]", "9", "9_2"} <= set(jobs)
+    assert jobs["8"] == "Resources"

@@ -74,7 +74,10 @@ def known_jobs() -> dict[str, str] | None:
     output = slurm_output(["squeue", "-h", "-t", "all", "-o", "%i|%r"])
     if output is None:
         return None
-    return dict(line.split("|", 1) for line in output.splitlines() if "|" in line)
+    jobs = dict(line.split("|", 1) for line in output.splitlines() if "|" in line)
+    for job_id, reason in list(jobs.items()):  # a pending array prints as 123_[1-5]
+        jobs.setdefault(job_id.split("_")[0], reason)
+    return jobs
 
 
 def _stuck(job_id: str, jobs: dict[str, str]) -> str | None:
