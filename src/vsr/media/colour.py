@@ -85,8 +85,11 @@ def shard_format(pix_fmt: str) -> str:
         return "yuv420p10le"
     desc = av.VideoFormat(pix_fmt)
     depth = max(c.bits for c in desc.components) if desc.components else 8
+    if desc.has_palette:
+        return "bgr0"  # the palette's colours, not its indices
     if desc.is_rgb:
-        return "gbrp16le" if depth > 8 else "gbrp"
+        # FFV1 keeps 8-bit RGB (QuickTime Animation, raw RGB AVI, RGB565...) only as bgr0/bgra.
+        return "gbrp16le" if depth > 8 else "bgr0"
     if depth <= 8:
         return "gray" if len(desc.components) == 1 else "yuv444p"
     return "yuv444p16le"
