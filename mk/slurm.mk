@@ -16,9 +16,10 @@ cluster-status:  ## whether the local Slurm cluster runs, and its nodes
 .PHONY: test-faults bench-faults
 
 # The fault suite beyond `make test`'s share (a lost node, S3 away during fetch and publish):
-# head-node Snakemake killed and restarted, slurmctld restart, a full disk for one title, two
-# batches on one results folder, and the whole cloud chain (upload -> Lambda -> SSM agent ->
-# 4-node cluster -> output bucket). Needs root (network namespaces); 20-30 minutes on 2 cores.
+# head-node Snakemake killed and restarted, slurmctld restart and crash, a full disk for one
+# title, two batches on one results folder, and the whole cloud chain (upload -> Lambda -> SSM
+# agent -> 4-node cluster -> output bucket). Needs root (network namespaces); 20-30 minutes on 2
+# cores.
 test-faults: install  ## the whole fault suite on the 4-node cluster (root; 20-30 min)
 	$(PY) -m pytest -q -m faults tests/workflow/test_faults_slurm.py tests/workflow/test_faults_chain.py
 
