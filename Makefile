@@ -41,6 +41,7 @@ lint: install  ## ruff, ruff format, snakefmt and snakemake --lint
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/ruff format --check src tests scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules
+	$(PY) -c "from vsr.workflow.run import demo_sample; demo_sample()"  # the default manifest's clip
 	$(VENV)/bin/snakemake --lint --cores 1
 
 bench: install  ## frames/s of the pipeline vs model-only, per-frame and bicubic (bench/results.*)

@@ -239,13 +239,19 @@ def _die_with_parent() -> None:
         pass
 
 
-def demo(cores: int = 1) -> Path:
-    """Build the bundled sample (if missing) and upscale it with the default config."""
+def demo_sample() -> Path:
+    """The bundled sample clip the default config's manifest names, built if missing."""
     from vsr.media.sample import ClipSpec, make_clip
 
     sample = WORKFLOW_ROOT / "demo" / "sample.mp4"
     if not sample.exists():
         make_clip(sample, ClipSpec(subtitles=True, chapters=True))
+    return sample
+
+
+def demo(cores: int = 1) -> Path:
+    """Build the bundled sample (if missing) and upscale it with the default config."""
+    sample = demo_sample()
     command = snakemake_command(WORKFLOW_ROOT, {}, cores=cores)
     result = subprocess.run(command, cwd=WORKFLOW_ROOT, env=snakemake_env("local"))
     if result.returncode != 0:
