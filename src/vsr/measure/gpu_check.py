@@ -56,7 +56,11 @@ from vsr.models.registry import REGISTRY
 log = logging.getLogger(__name__)
 
 ANIME = "realesr-animevideov3"
-MODELS = [name for name in REGISTRY if name != "swin2sr"] + ["swin2sr-tiny"]
+# Every network once: Real-CUGAN's conservative and denoise families are its network with other
+# weights.
+MODELS = [name for name in REGISTRY if name != "swin2sr" and not name.startswith("realcugan-")] + [
+    "swin2sr-tiny"
+]
 THROUGHPUT_SIZE = (480, 640)
 OOM_CAP_GB = 1.0  # allocator cap for the out-of-memory check: a 1080p frame at once exceeds it
 
