@@ -22,6 +22,11 @@ CALIBRATION: dict[str, dict[str, Any]] = {
             "realesrgan-x4plus-anime-6b": 0.027,
             # ~7 s per 320x180 frame (ENVIRONMENT.md)
             "dat-light-x4": 0.0082,
+            "dat-light": 0.0082,
+            # 0.82 frames/s at 320x180 (docs/quality.md); its variants are the same network
+            "realcugan": 0.047,
+            "realcugan-conservative": 0.047,
+            "realcugan-denoise3x": 0.047,
             # torch bicubic, the upscale step's frame loop: ~35 frames/s at 320x180
             "bicubic": 2.0,
         },
