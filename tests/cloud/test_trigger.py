@@ -17,9 +17,11 @@ from urllib.parse import quote_plus
 import pytest
 
 pytest.register_assert_rewrite("helpers.aws")
+from botocore.exceptions import ClientError  # noqa: E402
 from helpers.aws import Aws, deploy_trigger, head_node, sent_commands, wait_for  # noqa: E402
 
 from vsr.cloud.trigger import handler  # noqa: E402
+from vsr.cloud.uploads import TriggerSettings, accept_event  # noqa: E402
 from vsr.errors import VsrError  # noqa: E402
 
 pytest_plugins = ["helpers.aws"]
@@ -287,6 +289,40 @@ def test_send_failure_releases_the_claim_so_a_retry_is_not_a_duplicate(trigger_e
     assert len(handler({"Records": [upload]}, None)["accepted"]) == 1
     assert len(sent_commands(video_uuid)) == 1
     assert status_document(s3, setup.outbox, video_uuid)["state"] == "queued"
+
+
+class StatusPutDenied:
+    """The real S3 client, except that writing a status.json is refused (a bucket policy, a
+    transient outage past the deadline)."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def put_object(self, **request: Any) -> Any:
+        if request["Key"].endswith("/status.json"):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
+        return self.s3.put_object(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def test_an_upload_whose_status_cannot_be_written_is_not_sent_and_stays_unclaimed(trigger_env):
+    setup, video_uuid = trigger_env, str(uuid.uuid4())
+    event = {"Records": [record(setup.inbox, f"uploads/anime/{video_uuid}/ep.mkv")]}
+    settings = TriggerSettings.from_env({"OUTPUT_S3_LOCATION": setup.output})
+    sent: list[str] = []
+
+    def sender():
+        return lambda upload: sent.append(upload.uuid) or {}
+
+    s3 = setup.aws.client("s3")
+    refused = accept_event(event, settings, StatusPutDenied(s3), sender)
+    assert refused.accepted == [] and sent == []
+    assert "status.json not written" in refused.failed[0]["reason"]
+    assert "\n" not in refused.failed[0]["reason"]
+    again = accept_event(event, settings, s3, sender)  # S3's retry is not taken for a duplicate
+    assert [upload.uuid for upload, _ in again.accepted] == sent == [video_uuid]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ trigger's and the watcher's alike.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from vsr.cloud.s3 import BUCKET_RE, S3Uri, StatusWriter, utc_now_iso
 from vsr.errors import VsrError
@@ -224,12 +225,19 @@ def accept_event(
         # Queued before it is sent: the head node may start (and write "probing") before
         # `send` returns, and a later "queued" would hide that.
         status = StatusWriter(settings.output, upload.uuid, upload.source, s3)
-        status.write("queued")
+        try:
+            status.write("queued")
+        except (ClientError, BotoCoreError, VsrError) as error:
+            release(upload, settings.output, s3)  # nothing was sent: S3's retry must run it
+            reason = " ".join(f"status.json not written: {error}".split())
+            decisions.failed.append({"key": upload.key, "reason": reason})
+            continue
         try:
             details = send(upload)
         except SendFailed as error:
             release(upload, settings.output, s3)
-            status.write("waiting", detail=f"not sent yet, S3 retries the event: {error}")
+            with contextlib.suppress(ClientError, BotoCoreError, VsrError):  # failed is logged
+                status.write("waiting", detail=f"not sent yet, S3 retries the event: {error}")
             decisions.failed.append({"key": upload.key, "reason": str(error)})
             continue
         decisions.accepted.append((upload, details))

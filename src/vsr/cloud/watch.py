@@ -38,19 +38,25 @@ def _event_of(body: str) -> dict[str, Any]:
 
 def accept_messages(
     messages: list[dict[str, Any]], settings: TriggerSettings, s3: Any
-) -> list[Job]:
+) -> tuple[list[Job], list[dict[str, Any]]]:
     """The uploads in a batch of SQS messages, accepted as the trigger accepts them (validated,
-    claimed once, marked queued), as jobs to run here; what is rejected is logged."""
-    jobs = []
+    claimed once, marked queued), as jobs to run here, and the messages to leave on the queue
+    (an upload that could not be marked queued: unclaimed again, SQS delivers it again); what
+    is rejected or failed is logged."""
+    jobs, again = [], []
     for message in messages:
         event = _event_of(message["Body"])
         decisions = accept_event(event, settings, s3, lambda: lambda upload: {})
         for item in decisions.rejected:
             print(f"vsr watch: rejected {item['key']!r}: {item['reason']}", file=sys.stderr)
+        for item in decisions.failed:
+            print(f"vsr watch: not accepted yet {item['key']!r}: {item['reason']}", file=sys.stderr)
+        if decisions.failed:
+            again.append(message)
         for upload, _ in decisions.accepted:
             print(f"vsr watch: accepted {upload.key!r} as {upload.uuid}", file=sys.stderr)
             jobs.append(Job.from_upload(upload, settings.output))
-    return jobs
+    return jobs, again
 
 
 def main(argv: list[str]) -> int:
@@ -86,8 +92,10 @@ def _watch_loop(
             messages = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=min(max(args.poll_s, 0), 20)
             ).get("Messages", [])
-            jobs = accept_messages(messages, settings, s3)
+            jobs, again = accept_messages(messages, settings, s3)
             for message in messages:
+                if message in again:
+                    continue  # delivered again after its visibility timeout
                 # At most once: the claim marker already makes a redelivery a duplicate.
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         except (ClientError, BotoCoreError) as error:
