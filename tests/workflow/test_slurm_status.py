@@ -25,16 +25,22 @@ MpiDefault              = none
 """
 
 
+def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, script: str) -> None:
+    """A Slurm `command` that runs `script` (sh), first on PATH for this test."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / command).write_text(f"#!/bin/sh\n{script}\n")
+    (bin_dir / command).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
 @pytest.fixture
 def unanswering_controller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`scontrol` fails as it does when the controller does not answer in time; the plugin's
     lookup is put back after the test."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    scontrol = bin_dir / "scontrol"
-    scontrol.write_text("#!/bin/sh\necho 'slurm_load_ctl_conf error: timed out' >&2\nexit 1\n")
-    scontrol.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stand_in(
+        tmp_path, monkeypatch, "scontrol", "echo 'slurm_load_ctl_conf error: timed out' >&2; exit 1"
+    )
     monkeypatch.setattr(plugin, "get_min_job_age", plugin.get_min_job_age)
 
 
@@ -87,12 +93,8 @@ def test_a_job_the_controller_forgot_or_holds_is_cancelled_and_reported_on_the_s
 ) -> None:
     import asyncio
 
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     cancelled = tmp_path / "cancelled"
-    (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {cancelled}\n')
-    (bin_dir / "scancel").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stand_in(tmp_path, monkeypatch, "scancel", f'echo "$@" >> {cancelled}')
     known = {"11": "None", "12": "None", "14": "Resources"}
     assert report_lost_jobs(Poll, known=lambda: dict(known))
     assert not report_lost_jobs(Poll, known=lambda: dict(known))  # wrapped once
@@ -136,12 +138,7 @@ def test_the_report_is_installed_where_min_job_age_outlasts_the_longest_poll(
 def test_known_jobs_include_each_array_by_its_own_id(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    squeue = bin_dir / "squeue"
-    squeue.write_text("#!/bin/sh\nprintf '7|None\\n8_[1-3]|Resources\\n9_2|None\\n'\n")
-    squeue.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stand_in(tmp_path, monkeypatch, "squeue", "printf '7|None\\n8_[1-3]|Resources\\n9_2|None\\n'")
     jobs = known_jobs()
     assert jobs is not None and {"7", "8", "8_[1-3]", "9", "9_2"} <= set(jobs)
     assert jobs["8"] == "Resources"
