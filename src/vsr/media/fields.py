@@ -189,14 +189,15 @@ class FilmRepeats:
         self.since_drop = 5
         self.dropped = 0
         self.drops: list[float] = []  # times (s) of the dropped repeats
-        self.span: list[float] = []  # first and last frame time (s)
+        self.first_s: float | None = None  # first and last frame time
+        self.last_s = 0.0
 
     def sections(self, frame_s: Fraction) -> list[dict[str, Any]]:
         """Film and video sections, as the drops found them: film where a repeat was dropped in
         each 3:2 cycle (one missed cycle allowed), video in between."""
-        if not self.span:
+        if self.first_s is None:
             return []
-        begin, end = self.span[0], self.span[-1] + float(frame_s)
+        begin, end = self.first_s, self.last_s + float(frame_s)
         cycle = 5 * float(frame_s)
         runs: list[list[float]] = []
         for t in self.drops:
@@ -218,14 +219,15 @@ class FilmRepeats:
             at = stop
         if end - at >= cycle or not sections:
             sections.append({"start_s": round(at, 3), "end_s": round(end, 3), "kind": "video"})
-        elif sections:
+        else:
             sections[-1]["end_s"] = round(end, 3)
         return sections
 
     def is_repeat(self, frame: av.VideoFrame) -> bool:
         t = float(frame.pts * frame.time_base) if frame.pts is not None else None
         if t is not None:
-            self.span = [self.span[0] if self.span else t, t]
+            self.first_s = t if self.first_s is None else self.first_s
+            self.last_s = t
         th = max(2, round(frame.height * THUMB / frame.width))
         small = frame.reformat(width=THUMB, height=th, format="gray", interpolation="AREA")
         cur = small.to_ndarray().astype(np.float32)
