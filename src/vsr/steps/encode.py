@@ -22,10 +22,16 @@ from vsr.media import colour
 from vsr.media.fields import Shaper
 from vsr.media.videoio import exact_start_options, read_frames
 from vsr.steps.split import shard_entry
-from vsr.util import StepTimer, atomic_output, read_json
+from vsr.util import StepTimer, atomic_output, read_json, usable_cpus
 
 # Encoders whose rate control is spelled `crf` and speed `preset` in FFmpeg.
 CRF_ENCODERS = {"libx264", "libx265", "libsvtav1", "libvpx-vp9", "libaom-av1"}
+
+# x265 takes the decode time of a segment's first frames from a member it sets only when frame
+# number "B-frame delay" (2 with B-pyramid) arrives and never initialises before: a shorter
+# segment gets DTS = PTS - whatever the heap held, which the MP4 muxer refuses ("pts/dts pair
+# unsupported") or, when the garbage is small, writes. Without B-frames the delay is 0.
+X265_FEWEST_FRAMES_FOR_BFRAMES = 3
 
 
 def encoder_options(
@@ -36,6 +42,40 @@ def encoder_options(
         options = {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": str(preset)}
     options.update({k: str(v) for k, v in extra.items()})
     return options
+
+
+def x265_frame_threads(cpus: int) -> int:
+    """Frame threads for `cpus` cores: x265's own table, which it would apply to every core of
+    the machine (it sizes itself by the online CPUs, blind to a job's cpuset)."""
+    return next(n for least, n in ((32, 5), (16, 4), (8, 3), (4, 2), (0, 1)) if cpus >= least)
+
+
+def x265_params(options: dict[str, str]) -> dict[str, str]:
+    """The `x265-params` option (`key=value:key=value`) as a dict."""
+    pairs = [p for p in options.get("x265-params", "").split(":") if p]
+    return dict(p.split("=", 1) if "=" in p else (p, "1") for p in pairs)
+
+
+def threaded_options(
+    codec: str, options: dict[str, str], cpus: int, frames: int
+) -> tuple[dict[str, str], int]:
+    """`options` with the encoder held to `cpus` cores, and the codec context's thread count.
+
+    x265 keeps its own pool, sized to all the machine's cores unless told `pools`; its lookahead
+    shares that pool (`lookahead-threads=0`). The config's own x265-params win, except that a
+    segment too short for x265's B-frame timing gets none (X265_FEWEST_FRAMES_FOR_BFRAMES)."""
+    if codec != "libx265":
+        return options, cpus
+    params = {
+        "pools": str(cpus),
+        "frame-threads": str(x265_frame_threads(cpus)),
+        "lookahead-threads": "0",
+        **x265_params(options),
+    }
+    if frames < X265_FEWEST_FRAMES_FOR_BFRAMES:
+        params["bframes"] = "0"
+    joined = ":".join(f"{key}={value}" for key, value in params.items())
+    return {**options, "x265-params": joined}, 0  # 0: x265-params decide
 
 
 class SegmentWriter:
@@ -70,15 +110,20 @@ class SegmentWriter:
         self.shaper = Shaper(info)  # after the model
         settings = {**section("encode"), **settings}
         self.codec = settings["codec"]
-        self.options = encoder_options(
+        options = encoder_options(
             self.codec, settings["crf"], settings["preset"], settings["options"] or {}
         )
-        self.threads = threads
+        # The cores the scheduler gave this job, or this process's own on a laptop.
+        self.options, self.thread_count = threaded_options(
+            self.codec, options, threads or usable_cpus(), len(self.pts)
+        )
         self.container = av.open(
             str(self.path), "w", format="mp4", options=exact_start_options(self.time_base)
         )
         self.stream: Any = None
         self.count = 0
+        self.packets = 0
+        self.last_dts: int | None = None
 
     def write(self, frame: av.VideoFrame) -> None:
         for shaped in self.shaper.push(frame):
@@ -96,25 +141,54 @@ class SegmentWriter:
                 self.options,
             )
             self.shaper.tag(self.stream)
-            if self.threads:  # stay within the CPUs the scheduler gave this job
-                self.stream.codec_context.thread_count = self.threads
+            self.stream.codec_context.thread_count = self.thread_count
         if self.count >= len(self.pts):
             raise VsrError(self.name, f"has more frames than shard {self.shard} ({len(self.pts)})")
         frame.pts, frame.time_base = self.pts[self.count], self.time_base
         frame.pict_type = av.video.frame.PictureType.NONE
-        self.container.mux(self.stream.encode(frame))
+        self._mux(frame)
         self.count += 1
+
+    def _mux(self, frame: av.VideoFrame | None) -> None:
+        """Encode `frame` (None: flush the encoder) and write what comes out; any failure is
+        one line about this segment."""
+        stage = "flushing" if frame is None else f"frame {self.count}"
+        try:
+            for packet in self.stream.encode(frame):
+                self._check_times(packet, stage)
+                self.container.mux(packet)
+                self.packets += 1
+        except av.FFmpegError as e:
+            raise VsrError(
+                self.name, f"segment of shard {self.shard}: {self.codec} failed ({stage}): {e}"
+            ) from e
+
+    def _check_times(self, packet: av.Packet, stage: str) -> None:
+        problem = impossible_times(packet.pts, packet.dts, self.last_dts, self.pts)
+        if problem:
+            raise VsrError(
+                self.name,
+                f"segment of shard {self.shard}: {self.codec} gave a packet impossible times "
+                f"({stage}): {problem} (time base {self.time_base})",
+            )
+        self.last_dts = packet.dts
 
     def close(self) -> None:
         for shaped in self.shaper.flush():
             self._encode(shaped)
         if self.stream is None:
             raise VsrError(self.name, "holds no frames")
-        self.container.mux(self.stream.encode(None))
+        self._mux(None)
         self.container.close()
         if self.count != len(self.pts):
             raise VsrError(
                 self.name, f"has {self.count} frames, shard {self.shard} has {len(self.pts)}"
+            )
+        if self.packets != self.count:
+            raise VsrError(
+                self.name,
+                f"segment of shard {self.shard}: {self.codec} gave {self.packets} packets "
+                f"for {self.count} frames",
             )
 
     def __enter__(self) -> SegmentWriter:
@@ -126,6 +200,27 @@ class SegmentWriter:
                 self.close()
         finally:
             self.container.close()
+            # The encoder (and x265's thread pool) ends now, not when a traceback that still
+            # holds this writer is dropped.
+            self.stream = None
+
+
+def impossible_times(
+    pts: int | None, dts: int | None, last_dts: int | None, frames: list[int]
+) -> str | None:
+    """What is wrong with a packet's times, if anything. Its decode time is no later than its
+    presentation time, rises packet by packet, and lies no further before the first frame than
+    the segment lasts (the most B-frame reordering shifts it). The MP4 muxer writes some wrong
+    times without complaint, so they are checked here."""
+    first, last = min(frames), max(frames)
+    span = last - first
+    if pts is None:
+        return "no pts"
+    if dts is None:
+        return None  # the muxer derives it
+    if not first - span <= dts <= pts or (last_dts is not None and dts <= last_dts):
+        return f"pts {pts}, dts {dts} after dts {last_dts}; frames span {first}..{last}"
+    return None
 
 
 def encode_segment(
