@@ -45,8 +45,9 @@ def encoder_options(
 
 
 def x265_frame_threads(cpus: int) -> int:
-    """Frame threads for `cpus` cores: x265's own table, which it would apply to every core of
-    the machine (it sizes itself by the online CPUs, blind to a job's cpuset)."""
+    """Frame threads for `cpus` cores: x265's own table (ThreadPool::getFrameThreadsCount, less
+    its 6 for pictures over 2000 lines), which it applies to the machine's online CPUs
+    (sysconf), blind to a job's cpuset."""
     return next(n for least, n in ((32, 5), (16, 4), (8, 3), (4, 2), (0, 1)) if cpus >= least)
 
 
