@@ -15,6 +15,7 @@ from vsr.infer.device import (
     device_report,
     driver_problem,
     fallback_error,
+    problems_of,
     resolve_device,
     resolve_dtype,
 )
@@ -90,6 +91,16 @@ def test_driver_older_than_the_torch_build_is_named():
     assert driver_problem(None, "13.0") is None and MIN_DRIVER[13] == "580.65.06"
 
 
+def test_node_check_trusts_cuda_where_no_driver_file_or_nvidia_smi_exists():
+    # A container or sandbox without /proc/driver/nvidia/version and nvidia-smi, CUDA working.
+    assert problems_of(None, "13.0", None) == []
+    no_driver = problems_of(None, "13.0", "Found no NVIDIA driver on your system")
+    assert len(no_driver) == 1 and "no NVIDIA driver" in no_driver[0]
+    old = problems_of("550.54.15", "13.0", None)
+    assert len(old) == 1 and "older than 580.65.06" in old[0]
+    assert problems_of("580.95.05", "13.0", None) == []
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -99,6 +110,12 @@ def test_driver_older_than_the_torch_build_is_named():
         ({"CUDA_VISIBLE_DEVICES": "0"}, "CUDA_VISIBLE_DEVICES=0"),
         ({"SLURM_JOB_GPUS": "2", "CUDA_VISIBLE_DEVICES": "0"}, "SLURM_JOB_GPUS=2"),
         ({"SLURM_GPUS_ON_NODE": "0"}, None),
+        ({"SLURM_GPUS": "a10g:0"}, None),
+        ({"SLURM_GPUS_PER_NODE": "a10g:1"}, "SLURM_GPUS_PER_NODE=a10g:1"),
+        # Index lists: "0" is the first GPU, not none.
+        ({"SLURM_JOB_GPUS": "0"}, "SLURM_JOB_GPUS=0"),
+        ({"SLURM_STEP_GPUS": "0"}, "SLURM_STEP_GPUS=0"),
+        ({"SLURM_STEP_GPUS": "0,1"}, "SLURM_STEP_GPUS=0,1"),
         ({"SLURM_JOB_GRES": "gpu:a10g:1"}, "SLURM_JOB_GRES=gpu:a10g:1"),
     ],
 )

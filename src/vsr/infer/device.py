@@ -237,10 +237,19 @@ def describe(report: dict[str, Any]) -> str:
 
 def node_problems() -> list[str]:
     """Why this GPU node cannot run the pipeline's torch build at GPU speed (empty: it can)."""
-    driver = driver_version()
+    return problems_of(driver_version(), torch.version.cuda, cuda_problem())
+
+
+def problems_of(driver: str | None, torch_cuda: str | None, cuda: str | None) -> list[str]:
+    """`node_problems` from what the node reports: the driver's version (None where neither
+    /proc/driver/nvidia/version nor nvidia-smi exists, as in some containers and sandboxes),
+    the torch build's CUDA version, and why CUDA cannot start (None: it starts). CUDA that
+    starts is the proof that counts; a driver that is found must still be new enough."""
     if driver is None:
-        return ["no NVIDIA driver (no /proc/driver/nvidia/version, no nvidia-smi)"]
-    problems = [p for p in (driver_problem(driver, torch.version.cuda), cuda_problem()) if p]
+        if cuda is None:
+            return []
+        return [f"no NVIDIA driver (no /proc/driver/nvidia/version, no nvidia-smi): {cuda}"]
+    problems = [p for p in (driver_problem(driver, torch_cuda), cuda) if p]
     return list(dict.fromkeys(problems))
 
 
