@@ -79,6 +79,40 @@ def test_out_of_memory_halves_the_tile_and_retries(caplog):
     assert psnr(retried, whole, 255.0) >= 45
 
 
+def test_out_of_memory_after_the_model_call_is_retried(caplog):
+    """Rounding, colour conversion and the copy back allocate at output size (the I420
+    conversion most of all): their out-of-memory errors take the same retry as the model's."""
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, batch_size=2)
+    frames = np.stack([astronaut(48, 64), astronaut(48, 64, top=40)])
+    whole = upscaler.upscale(frames)
+    download, copies = upscaler._transfer.download, []
+
+    def failing_once(tensor: torch.Tensor, dest: np.ndarray) -> None:
+        copies.append(tuple(tensor.shape))
+        if len(copies) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected, in the copy back)")
+        download(tensor, dest)
+
+    upscaler._transfer.download = failing_once
+    with caplog.at_level(logging.WARNING, logger="vsr.infer.upscaler"):
+        retried = upscaler.upscale(frames)
+    assert "retrying with batch 2 -> 1" in caplog.text
+    assert copies[0][0] == 2 and all(shape[0] == 1 for shape in copies[1:])
+    assert np.array_equal(retried, whole)
+
+    def i420_failing_once(upscaled: torch.Tensor) -> torch.Tensor:
+        calls.append(len(upscaled))
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected, in to_i420)")
+        height, width = upscaled.shape[2:]
+        return torch.zeros((len(upscaled), height * 3 // 2, width), dtype=torch.uint8)
+
+    calls: list[int] = []
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, batch_size=2)
+    out = upscaler.upscale_i420(frames, i420_failing_once)
+    assert out.shape == (2, 192 * 3 // 2, 256) and calls == [2, 1, 1]
+
+
 def test_out_of_memory_at_the_smallest_tile_is_one_line():
     upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, tile=48)
 

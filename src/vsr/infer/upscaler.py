@@ -12,7 +12,7 @@ Every output is checked for NaN, which fp16 overflow inside a model turns into b
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -175,8 +175,11 @@ class Upscaler:
         count, height, width, _ = frames.shape
         result = np.empty((count, height * self.scale * 3 // 2, width * self.scale), np.uint8)
         out_bytes = getattr(to_i420, "bytes_per_pixel", STORE_BYTES_PER_PIXEL)
-        for where, upscaled in self._upscaled(frames, out_bytes):
+
+        def store(where: slice, upscaled: torch.Tensor) -> None:
             self._transfer.download(to_i420(upscaled), result[where])
+
+        self._upscaled(frames, out_bytes, store)
         return result
 
     @torch.inference_mode()
@@ -191,34 +194,58 @@ class Upscaler:
         count, height, width, _ = frames.shape
         shape = (count, height * self.scale, width * self.scale, 3)
         result = np.empty(shape, dtype=frames.dtype)
-        for where, upscaled in self._upscaled(frames, STORE_BYTES_PER_PIXEL):
+
+        def store(where: slice, upscaled: torch.Tensor) -> None:
             self._transfer.download(_quantised(upscaled, full_scale), result[where])
+
+        self._upscaled(frames, STORE_BYTES_PER_PIXEL, store)
         return result
 
-    def _upscaled(self, frames: np.ndarray, out_bytes: int) -> Iterator[tuple[slice, Any]]:
-        """(frames' slice, the model's float output for them), model call by model call; a
-        call that runs out of device memory is retried smaller (see `_shrink`)."""
+    def _upscaled(
+        self, frames: np.ndarray, out_bytes: int, store: Callable[[slice, torch.Tensor], None]
+    ) -> None:
+        """Model call by model call, hand (frames' slice, the model's float output for them) to
+        `store` (rounding or colour conversion, then the copy back). A call that runs out of
+        device memory, in the model or in `store` (whose output-sized buffers are the largest
+        allocations), is retried smaller (see `_shrink`)."""
         full_scale = _check_frames(frames)
         count, height, width, _ = frames.shape
         start = 0
         while start < count:
             tile, per_call = self.plan(height, width, out_bytes)
             step = 1 if tile else per_call
+            failure = None
             try:
-                batch = self._to_tensor(frames[start : start + step], full_scale)
-                upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
-                _check_finite(upscaled, start, self.precision)
+                self._call(frames[start : start + step], start, full_scale, tile, per_call, store)
             except NonFiniteOutput:
                 raise
             except Exception as error:
                 if not is_out_of_memory(error):
                     raise
-                self._shrink(height, width, tile, per_call, error)
+                # Only the text is kept: the traceback would hold the failed call's tensors.
+                failure = " ".join(str(error).split())[:120]
+            if failure is not None:
+                self._shrink(height, width, tile, per_call, failure)
                 continue
-            yield slice(start, start + step), upscaled
             start += step
 
-    def _shrink(self, height: int, width: int, tile: int, per_call: int, error: Exception) -> None:
+    def _call(
+        self,
+        frames: np.ndarray,
+        first: int,
+        full_scale: float,
+        tile: int,
+        per_call: int,
+        store: Callable[[slice, torch.Tensor], None],
+    ) -> None:
+        """One model call and what follows it; its tensors are freed when it returns or fails."""
+        batch = self._to_tensor(frames, full_scale)
+        upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
+        del batch
+        _check_finite(upscaled, first, self.precision)
+        store(slice(first, first + len(frames)), upscaled)
+
+    def _shrink(self, height: int, width: int, tile: int, per_call: int, failure: str) -> None:
         """After an out-of-memory error: half the batch while it is over 1, else half the tile
         (the whole frame's longer side to start with); one line when nothing smaller is left."""
         if self.device.type == "cuda":
@@ -233,9 +260,8 @@ class Upscaler:
                 raise VsrError(
                     self.name,
                     f"out of {self.device} memory even at tile {current} "
-                    f"({' '.join(str(error).split())[:120]}); lower memory_budget_mb or "
-                    "use a smaller model",
-                ) from error
+                    f"({failure}); lower memory_budget_mb or use a smaller model",
+                )
             self.tile = smaller
             change = f"tile {tile or 'none'} -> {smaller}"
         self.budget_bytes = max(self.budget_bytes // 2, 1)
