@@ -56,6 +56,32 @@ def test_auto_precision_table(device, half, bf16, device_bf16, expected):
     assert auto_precision(device, half, bf16, device_bf16) == expected
 
 
+@pytest.mark.parametrize(
+    ("half", "bf16", "bits", "expected"),
+    [
+        (False, True, 8, "bf16"),  # DAT on an 8-bit source
+        (False, True, 10, "fp32"),  # DAT on 10-bit: bf16 keeps about 8 bits
+        (True, True, 10, "fp16"),  # Compact/ESRGAN on 10-bit: fp16 keeps 11
+        (True, True, 12, "fp32"),
+    ],
+)
+def test_auto_precision_follows_the_source_bit_depth(half, bf16, bits, expected):
+    assert auto_precision("cuda", half, bf16, True, bits) == expected
+
+
+def test_ten_bit_source_never_runs_dat_at_bf16(monkeypatch, caplog):
+    import vsr.infer.device as device
+
+    dat = load_descriptor("dat-light-x4")
+    monkeypatch.setattr(device, "device_bf16", lambda _: True)  # an sm_80+ GPU's answer
+    cuda = torch.device("cuda")
+    assert resolve_dtype("auto", cuda, dat, "dat", source_bits=8) == "bf16"
+    assert resolve_dtype("auto", cuda, dat, "dat", source_bits=10) == "fp32"
+    # Asked for explicitly, it runs, with a warning naming the loss.
+    assert resolve_dtype("bf16", cuda, dat, "dat", source_bits=10) == "bf16"
+    assert "this 10-bit source loses levels" in caplog.text
+
+
 def test_auto_precision_follows_each_architecture():
     """The registry's architectures say what they support; Swin2SR says what spandrel says."""
     cases = {

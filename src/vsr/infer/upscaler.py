@@ -95,6 +95,7 @@ class Upscaler:
         memory_budget_mb: int = DEFAULTS["memory_budget_mb"],
         threads: int | None = None,
         backend: str = DEFAULTS["backend"],
+        source_bits: int = 8,
     ):
         _check_positive(batch_size=batch_size, memory_budget_mb=memory_budget_mb)
         if tile < 0 or tile_overlap < 0 or (tile and tile <= 2 * tile_overlap):
@@ -106,8 +107,11 @@ class Upscaler:
         self.device = resolve_device(device)
         spec, self._descriptor = open_model(model)
         self.name: str = spec.name
-        # `auto`: per model (what the architecture supports in half) and per device.
-        self.precision = resolve_dtype(precision, self.device, self._descriptor, self.name)
+        # `auto`: per model (what the architecture supports in half), per device and per source
+        # (`source_bits`: 10-bit video is not run at bf16, which keeps about 8 bits).
+        self.precision = resolve_dtype(
+            precision, self.device, self._descriptor, self.name, source_bits
+        )
         self.dtype = PRECISIONS[self.precision]
         self._descriptor.to(self.device, self.dtype)
         self._descriptor.model.to(memory_format=torch.channels_last)
