@@ -194,12 +194,12 @@ def measure(part: Path, out: Path, budget_s: float, dry: bool, extra: dict[str, 
     sizes = DRY_SIZES if dry else SIZES
     start = time.perf_counter()
 
-    def attempt(kind: str, label: str, run: Any) -> None:
+    def attempt(kind: str, label: str, run: Any, *args: Any) -> None:
         if time.perf_counter() - start > budget_s:
             record["skipped"].append(f"{kind} {label}: time budget ({budget_s:g} s) spent")
         else:
             try:
-                record[kind].append(run())
+                record[kind].append(run(*args))
             except Exception as error:  # one failure must not cost the other figures
                 record[kind].append({"label": label, "error": f"{type(error).__name__}: {error}"})
             if device.type == "cuda":
@@ -210,15 +210,15 @@ def measure(part: Path, out: Path, budget_s: float, dry: bool, extra: dict[str, 
     for model in info["models"]:
         for label, size in sizes.items():
             for precision in precisions(model, device):
-                attempt("model_only", f"{model} {label} {precision}",
-                        lambda m=model, s=size, p=precision: model_only(m, s, p, device, dry))  # fmt: skip
+                name = f"{model} {label} {precision}"
+                attempt("model_only", name, model_only, model, size, precision, device, dry)
     with tempfile.TemporaryDirectory() as work:
         clip_sizes = {"tiny": DRY_CLIP} if dry else SIZES
         # On the CPU the part's first (lightest) model shows the mechanism; on a GPU, all.
         for model in info["models"][:1] if dry else info["models"]:
             for label, size in clip_sizes.items():
-                attempt("pipeline", f"{model} {label}",
-                        lambda m=model, l=label, s=size: pipeline(m, l, s, Path(work), device))  # fmt: skip
+                name = f"{model} {label}"
+                attempt("pipeline", name, pipeline, model, label, size, Path(work), device)
     record["seconds"] = time.perf_counter() - start
     write_json(path, record)
     return record
