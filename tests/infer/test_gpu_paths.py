@@ -11,7 +11,12 @@ from skimage import data
 
 from vsr.errors import VsrError
 from vsr.infer.backends.onnx import check_providers, run_precision, trt_profile
-from vsr.infer.memory import I420_BYTES_PER_PIXEL, is_out_of_memory
+from vsr.infer.memory import (
+    I420_BYTES_PER_PIXEL,
+    auto_batch,
+    auto_budget_bytes,
+    is_out_of_memory,
+)
 from vsr.infer.upscaler import NonFiniteOutput, Upscaler, to_model_input
 from vsr.measure.gpu_inputs import computing_in_fp16, inject_out_of_memory, ten_bit_frame
 from vsr.steps.summary import collect_devices
@@ -141,6 +146,24 @@ def test_budget_counts_accumulators_and_colour_conversion():
     assert 0 < tile < 320  # tiled along the width
     upscaler.max_side = 128  # as with a TensorRT engine's shape profile
     assert upscaler.plan(120, 128)[0] == 0 and upscaler.plan(120, 200)[0] == 128
+
+
+def test_auto_batch_and_budget_follow_the_device():
+    """batch_size 0 and memory_budget_mb 0 (the defaults): the CPU keeps 1 frame within 4096 MB;
+    a GPU takes a share of its free memory and up to 8 frames per call."""
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2)
+    assert upscaler.batch_size == 1 and upscaler.budget_bytes == 4096 * 2**20
+    assert upscaler.plan(1080, 1920) == (0, 1)
+    # An 80 GB card with 60 GiB free once the model is loaded: eight 1080p frames per call,
+    # where the fixed 4096 MB held one.
+    upscaler.batch_size = auto_batch("cuda")
+    upscaler.budget_bytes = auto_budget_bytes("cuda", 60 * 2**30)
+    assert upscaler.budget_bytes == int(0.7 * 60 * 2**30)
+    assert upscaler.plan(1080, 1920) == (0, 8)
+    # A 16 GB card with 6 GiB free: what fits, not eight.
+    upscaler.budget_bytes = auto_budget_bytes("cuda", 6 * 2**30)
+    assert upscaler.plan(1080, 1920) == (0, 1)
+    assert auto_budget_bytes("cpu", None) == 4096 * 2**20 and auto_batch("cpu") == 1
 
 
 def test_blend_weights_are_built_once_per_kind_of_tile():

@@ -26,6 +26,8 @@ from vsr.infer.memory import (
     ACCUMULATOR_BYTES_PER_PIXEL,
     STORE_BYTES_PER_PIXEL,
     activation_bytes_per_pixel,
+    auto_batch,
+    auto_budget_bytes,
     auto_tile,
     fit,
     halved_tile,
@@ -97,7 +99,8 @@ class Upscaler:
         backend: str = DEFAULTS["backend"],
         source_bits: int = 8,
     ):
-        _check_positive(batch_size=batch_size, memory_budget_mb=memory_budget_mb)
+        # 0: sized for the device (see vsr.infer.memory.auto_batch, auto_budget_bytes)
+        _check_positive(batch_size=batch_size or 1, memory_budget_mb=memory_budget_mb or 1)
         if tile < 0 or tile_overlap < 0 or (tile and tile <= 2 * tile_overlap):
             raise VsrError(
                 f"tile={tile}", f"must be 0 (auto) or more than 2 x tile_overlap ({tile_overlap})"
@@ -124,18 +127,22 @@ class Upscaler:
             self.device,
             self.dtype,
             ncnn_runtime_files(spec),
-            batch_size,
+            batch_size or auto_batch(self.device.type),
         )
         # auto: the fastest backend measured on this device; see vsr.infer.backends
         self.backend, self._forward = backends.build(backend, network)
         self.scale: int = self._descriptor.scale
-        self.batch_size, self.tile, self.tile_overlap = batch_size, tile, tile_overlap
+        self.batch_size = batch_size or auto_batch(self.device.type)
+        self.tile, self.tile_overlap = tile, tile_overlap
         # The scale comes from the model; a fixed resize after a network runs it at its own.
         net_scale = getattr(self._descriptor.model, "net_scale", None)
         self.bytes_per_pixel = activation_bytes_per_pixel(
             self._descriptor.architecture.id, self.scale, net_scale
         ) * (torch.finfo(self.dtype).bits / 32)
-        self.budget_bytes = memory_budget_mb * 2**20
+        # Auto: what is free once the model (and any backend's engine) is on the device.
+        self.budget_bytes = memory_budget_mb * 2**20 or auto_budget_bytes(
+            self.device.type, _free_bytes(self.device)
+        )
         # TensorRT's engine takes sides up to its shape profile's: larger frames go in tiles.
         self.max_side: int | None = getattr(self._forward, "max_side", None)
         self._transfer = Transfer(self.device)
@@ -337,6 +344,13 @@ def _check_frames(frames: np.ndarray) -> float:
     if frames.dtype not in FULL_SCALE:
         raise VsrError("frames", f"unsupported dtype {frames.dtype} (uint8, uint16, float32)")
     return FULL_SCALE[frames.dtype]
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    """The device's free memory as the driver reports it (None off CUDA)."""
+    if device.type != "cuda":
+        return None
+    return int(torch.cuda.mem_get_info(device)[0])
 
 
 def _check_positive(**values: int) -> None:

@@ -220,7 +220,7 @@ def upscale_shard(
         with writer:
             sink = _Sink(write, maxsize=2)
             try:
-                for batch in _threaded(_batches(decoded(), settings["batch_size"]), maxsize=2):
+                for batch in _threaded(_batches(decoded(), upscaler.batch_size), maxsize=2):
                     upscaled = _upscale_batch(upscaler, batch, to_i420, shard, progress.done)
                     if stabilizer is not None:
                         pairs = zip(batch, upscaled, strict=True)
