@@ -228,3 +228,34 @@ def test_compile_cache_is_shared_not_tmp(tmp_path, monkeypatch):
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
     monkeypatch.setenv("VSR_COMPILE_CACHE_DIR", str(tmp_path / "work" / "compile"))
     assert use_shared_compile_cache() == tmp_path / "work" / "compile" / "inductor"
+
+
+def test_torch_compile_builds_for_the_first_real_shape_only(tmp_path, monkeypatch):
+    """No compile at a probe size nothing uses: the first call's shape, checked against eager
+    on that call's batch, and no second compile for the same shape."""
+    from vsr.infer.backends.common import Network
+    from vsr.infer.backends.pytorch import compiled_forward
+    from vsr.models import load_descriptor
+
+    monkeypatch.setenv("VSR_COMPILE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
+    torch._dynamo.reset()
+    graphs: list[tuple[int, ...]] = []
+
+    def recording(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]):
+        # Dynamo hands each new graph over here, the weights lifted as inputs beside the frame.
+        graphs.extend(tuple(t.shape) for t in inputs if t.ndim == 4 and t.shape[0] == 1)
+        return graph.forward
+
+    descriptor = load_descriptor(MODEL)
+    network = Network(MODEL, descriptor, torch.device("cpu"), torch.float32)
+    forward = compiled_forward(network, compiler_backend=recording)
+    assert graphs == []  # nothing compiled before a real call
+    frame = torch.from_numpy(astronaut(40, 56)).permute(2, 0, 1)[None].float() / 255
+    out = forward(frame)
+    assert graphs == [(1, 3, 40, 56)]
+    again = forward(frame)
+    assert graphs == [(1, 3, 40, 56)] and torch.equal(out, again)
+    assert torch.allclose(out, descriptor(frame), atol=1e-5)
+    torch._dynamo.reset()
