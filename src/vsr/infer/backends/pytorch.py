@@ -22,11 +22,12 @@ def use_shared_compile_cache() -> Path:
     folder = compile_cache_dir()
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(folder / "inductor"))
     os.environ.setdefault("TRITON_CACHE_DIR", str(folder / "triton"))
-    # On by default in current torch; said here so that an older build (2.11) keeps them too.
+    # On by default in current torch; said here so that an older build keeps them too.
     import torch._inductor.config as inductor
 
-    inductor.fx_graph_cache = True
-    inductor.autotune_local_cache = True
+    for cache in ("fx_graph_cache", "autotune_local_cache"):
+        if hasattr(inductor, cache):
+            setattr(inductor, cache, True)
     return Path(os.environ["TORCHINDUCTOR_CACHE_DIR"])
 
 
