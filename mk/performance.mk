@@ -40,3 +40,32 @@ bench-archive-slurm: install cluster-up  ## 20 short titles through the Slurm pr
 # GPU_CHECK_ARGS=--dry-run runs every check's mechanism in tiny form.
 gpu-check: install $(VENV)/.installed-nodeps  ## the first run on a new GPU: one PASS/FAIL line per CUDA check (--dry-run on a CPU)
 	$(PY) -m vsr.measure.gpu_check $(GPU_CHECK_ARGS)
+
+.PHONY: gpu-bundle gpu-bundle-test
+
+# A lent GPU machine (docs/performance.md, "A lent GPU machine"): Python 3.12 with torch, no
+# network, no apt, no ffmpeg binary, 64 MiB per call. The wheels it lacks (spandrel,
+# platformdirs, PyAV) and only the weight files measured there, in parts of at most
+# GPU_BUNDLE_LIMIT_MIB each together with the working tree: build/gpu-bundle/partN, for `carry`.
+GPU_BUNDLE := build/gpu-bundle
+GPU_BUNDLE_LIMIT_MIB ?= 60
+gpu-bundle: install $(VENV)/.installed-nodeps  ## parts for a lent GPU machine: wheels + weights, each <= 60 MiB with the tree
+	$(PY) scripts/gpu_bundle.py --out $(GPU_BUNDLE) --limit-mib $(GPU_BUNDLE_LIMIT_MIB)
+
+# The runner's CPU dry mode (scripts/gpu_run.sh PART --dry-run), every part, in a virtualenv
+# holding only the GPU image's packages (torch and torchvision on the CPU; transformers at the
+# image's 5.17) plus the part: what the GPU machine will run, short of CUDA. Minutes: not in CI.
+IMAGE_VENV := build/image-venv
+IMAGE_PACKAGES := torch==2.14.1 torchvision==0.29.1 transformers==5.17.0 numpy scipy \
+	scikit-image pillow opencv-python-headless einops onnx onnxruntime pyyaml safetensors pandas psutil
+$(IMAGE_VENV)/.installed:
+	python3 -m venv $(IMAGE_VENV)
+	$(IMAGE_VENV)/bin/pip install -q $(IMAGE_PACKAGES)
+	touch $@
+
+gpu-bundle-test: gpu-bundle $(IMAGE_VENV)/.installed  ## scripts/gpu_run.sh --dry-run of every part in an image-like venv (minutes)
+	@for part in $(GPU_BUNDLE)/part*; do \
+		OUT=build/gpu-run VSR_PYTHON=$(IMAGE_VENV)/bin/python scripts/gpu_run.sh $$part --dry-run \
+			|| exit 1; \
+	done
+	@echo "gpu-bundle-test: every part passed its CPU dry run (build/gpu-run)"

@@ -7,7 +7,7 @@
 #   scripts/gpu_run.sh build/gpu-bundle/part1 --dry-run  # here, on the CPU: every step, tiny
 #
 # VSR_PYTHON: the interpreter (default python3: the image's, which holds torch);
-# VSR_BUDGET_S: seconds the measurements may take (default 360), gpu-check not counted.
+# VSR_BUDGET_S: seconds the measurements may start within (default 200; gpu-check not counted).
 set -euo pipefail
 
 part=${1:?usage: scripts/gpu_run.sh PART_FOLDER [--dry-run]}
@@ -41,6 +41,8 @@ dry=()
 [[ $mode == --dry-run ]] && dry=(--dry-run)
 check=0
 "$python" -m vsr.measure.gpu_check "${dry[@]}" --out "$out" || check=$?
-"$python" -m vsr.measure.gpu_run "$part" --out "$out" --budget-s "${VSR_BUDGET_S:-360}" \
-  --node-check "$node" --gpu-check "$check" "${dry[@]}"
-echo "gpu_run: $name done in $(($(date +%s) - start)) s"
+run=0
+"$python" -m vsr.measure.gpu_run "$part" --out "$out" --budget-s "${VSR_BUDGET_S:-200}" \
+  --node-check "$node" --gpu-check "$check" "${dry[@]}" || run=$?
+echo "gpu_run: $name done in $(($(date +%s) - start)) s (gpu-check $check, measurements $run)"
+exit $((check || run))
