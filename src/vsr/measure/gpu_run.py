@@ -66,7 +66,8 @@ def model_only(model: str, size: tuple[int, int], precision: str, device: Any, d
 
     width, height = size
     upscaler = Upscaler(model, device=str(device), precision=precision, backend="torch")
-    batch = np.stack([picture(height, width, top=5 * i) for i in range(upscaler.batch_size)])
+    base = picture(height, width)  # a real photo, each frame of the batch shifted a little
+    batch = np.stack([np.roll(base, 5 * i, axis=0) for i in range(upscaler.batch_size)])
     upscaler.upscale(batch)  # warm-up: cuDNN's choice, the allocator
     cuda = device.type == "cuda"
     if cuda:
