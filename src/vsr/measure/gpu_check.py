@@ -112,7 +112,8 @@ def weights_missing(model: str) -> str | None:
     spec = REGISTRY[model]
     if spec.ncnn_stem:
         package = spec.ncnn_package.replace("_", "-")
-        return None if shipped_ncnn_files(spec) else f"its weights ({package}) are not installed"
+        stem = spec.ncnn_stem.format(scale=spec.scale)
+        return None if shipped_ncnn_files(spec) else f"its weights ({package} {stem}) are absent"
     if spec.loader:
         try:
             open_model(model)
