@@ -347,9 +347,11 @@ def _check_frames(frames: np.ndarray) -> float:
 
 
 def _free_bytes(device: torch.device) -> int | None:
-    """The device's free memory as the driver reports it (None off CUDA)."""
+    """The device's free memory as the driver reports it (None off CUDA), once torch's
+    allocator has handed back what calibration and loading left cached."""
     if device.type != "cuda":
         return None
+    torch.cuda.empty_cache()
     return int(torch.cuda.mem_get_info(device)[0])
 
 
