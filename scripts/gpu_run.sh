@@ -15,7 +15,7 @@ mode=${2:-}
 python=${VSR_PYTHON:-python3}
 name=$(basename "$part")
 out=${OUT:-$PWD/build/gpu-run}
-site=${VSR_SITE:-/tmp/vsr-site-$name}
+site=$(realpath -m "${VSR_SITE:-/tmp/vsr-site-$name}")
 mkdir -p "$out"
 exec > >(tee "$out/run-$name.log") 2>&1
 
