@@ -18,6 +18,7 @@ limit still leaves what it measured; what the budget left out says so.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -75,7 +76,7 @@ def model_only(model: str, size: tuple[int, int], precision: str, device: Any, d
         torch.cuda.reset_peak_memory_stats(device)
     sampler = BusySampler(device.index or 0) if cuda else None
     frames, cpu_start, start = 0, time.process_time(), time.perf_counter()
-    with sampler or _nothing():
+    with sampler or contextlib.nullcontext():
         while frames < len(batch) or time.perf_counter() - start < (0 if dry else MODEL_SECONDS):
             upscaler.upscale(batch)
             frames += len(batch)
@@ -96,14 +97,6 @@ def model_only(model: str, size: tuple[int, int], precision: str, device: Any, d
         "peak_torch_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
         "peak_device_mb": sampler.peak_memory_mb if sampler else None,
     }
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def step(name: str, *args: str) -> None:
@@ -139,7 +132,7 @@ def pipeline(model: str, label: str, size: tuple[int, int], work: Path, device: 
     upscaled, final = folder / "upscaled.mkv", folder / "final.mp4"
     settings = {"device": device.type, "allocator": "system", "backend": "torch"}
     sampler = BusySampler(device.index or 0) if device.type == "cuda" else None
-    with sampler or _nothing():
+    with sampler or contextlib.nullcontext():
         step("upscale", str(shards / f"{shard}.mkv"), str(probe), str(upscaled), "--model", model,
              "--settings", json.dumps(settings), "--threads", threads,
              "--timing", str(timing["upscale"]))  # fmt: skip
