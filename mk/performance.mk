@@ -40,3 +40,40 @@ bench-archive-slurm: install cluster-up  ## 20 short titles through the Slurm pr
 # GPU_CHECK_ARGS=--dry-run runs every check's mechanism in tiny form.
 gpu-check: install $(VENV)/.installed-nodeps  ## the first run on a new GPU: one PASS/FAIL line per CUDA check (--dry-run on a CPU)
 	$(PY) -m vsr.measure.gpu_check $(GPU_CHECK_ARGS)
+
+.PHONY: gpu-bundle gpu-bundle-test
+
+# A lent GPU machine (docs/performance.md, "A lent GPU machine"): Python 3.12 with torch, no
+# network, no apt, no ffmpeg binary, 64 MiB per call. The wheels it lacks (spandrel,
+# platformdirs, PyAV) and only the weight files measured there, in parts of at most
+# GPU_BUNDLE_LIMIT_MIB each together with the working tree: build/gpu-bundle/partN, for `carry`.
+GPU_BUNDLE := build/gpu-bundle
+GPU_BUNDLE_LIMIT_MIB ?= 60
+gpu-bundle: install $(VENV)/.installed-nodeps  ## parts for a lent GPU machine: wheels + weights, each <= 60 MiB with the tree
+	$(PY) scripts/gpu_bundle.py --out $(GPU_BUNDLE) --limit-mib $(GPU_BUNDLE_LIMIT_MIB)
+
+# The runner's CPU dry mode (scripts/gpu_run.sh PART --dry-run), every part, in a virtualenv
+# holding only the GPU image's packages at its versions (torch 2.11, torchvision 0.26,
+# transformers 5.17: a few GB from PyPI once; they run on the CPU) plus the part; then the tests
+# of the GPU code paths on that stack, with part 1 installed. What the GPU machine will run,
+# short of CUDA. Minutes: not in CI.
+IMAGE_VENV := build/image-venv
+IMAGE_PACKAGES := torch==2.11.0 torchvision==0.26.0 transformers==5.17.0 numpy scipy \
+	scikit-image pillow opencv-python-headless einops onnx onnxruntime pyyaml safetensors pandas \
+	psutil pytest
+GPU_PATH_TESTS := tests/infer/test_device.py tests/infer/test_gpu_paths.py \
+	tests/infer/test_colour_device.py tests/measure/test_gpu_check.py \
+	tests/measure/test_gpu_bundle.py tests/models/test_transformers.py
+$(IMAGE_VENV)/.installed:
+	python3 -m venv $(IMAGE_VENV)
+	$(IMAGE_VENV)/bin/pip install -q $(IMAGE_PACKAGES)
+	touch $@
+
+gpu-bundle-test: gpu-bundle $(IMAGE_VENV)/.installed  ## every part's runner dry run, then the GPU-path tests, on the image's stack (minutes)
+	@for part in $(GPU_BUNDLE)/part*; do \
+		OUT=build/gpu-run VSR_SITE=build/gpu-run/site-$$(basename $$part) \
+			VSR_PYTHON=$(IMAGE_VENV)/bin/python scripts/gpu_run.sh $$part --dry-run || exit 1; \
+	done
+	PYTHONPATH=$(CURDIR)/src:$(CURDIR)/build/gpu-run/site-part1 $(IMAGE_VENV)/bin/python -m pytest \
+		-p no:cacheprovider -q -o addopts="" $(GPU_PATH_TESTS)
+	@echo "gpu-bundle-test: every part passed its CPU dry run and the GPU-path tests passed"

@@ -15,6 +15,7 @@ from vsr.infer.device import (
     device_report,
     driver_problem,
     fallback_error,
+    problems_of,
     resolve_device,
     resolve_dtype,
 )
@@ -55,6 +56,32 @@ def test_auto_precision_table(device, half, bf16, device_bf16, expected):
     assert auto_precision(device, half, bf16, device_bf16) == expected
 
 
+@pytest.mark.parametrize(
+    ("half", "bf16", "bits", "expected"),
+    [
+        (False, True, 8, "bf16"),  # DAT on an 8-bit source
+        (False, True, 10, "fp32"),  # DAT on 10-bit: bf16 keeps about 8 bits
+        (True, True, 10, "fp16"),  # Compact/ESRGAN on 10-bit: fp16 keeps 11
+        (True, True, 12, "fp32"),
+    ],
+)
+def test_auto_precision_follows_the_source_bit_depth(half, bf16, bits, expected):
+    assert auto_precision("cuda", half, bf16, True, bits) == expected
+
+
+def test_ten_bit_source_never_runs_dat_at_bf16(monkeypatch, caplog):
+    import vsr.infer.device as device
+
+    dat = load_descriptor("dat-light-x4")
+    monkeypatch.setattr(device, "device_bf16", lambda _: True)  # an sm_80+ GPU's answer
+    cuda = torch.device("cuda")
+    assert resolve_dtype("auto", cuda, dat, "dat", source_bits=8) == "bf16"
+    assert resolve_dtype("auto", cuda, dat, "dat", source_bits=10) == "fp32"
+    # Asked for explicitly, it runs, with a warning naming the loss.
+    assert resolve_dtype("bf16", cuda, dat, "dat", source_bits=10) == "bf16"
+    assert "this 10-bit source loses levels" in caplog.text
+
+
 def test_auto_precision_follows_each_architecture():
     """The registry's architectures say what they support; Swin2SR says what spandrel says."""
     cases = {
@@ -90,6 +117,16 @@ def test_driver_older_than_the_torch_build_is_named():
     assert driver_problem(None, "13.0") is None and MIN_DRIVER[13] == "580.65.06"
 
 
+def test_node_check_trusts_cuda_where_no_driver_file_or_nvidia_smi_exists():
+    # A container or sandbox without /proc/driver/nvidia/version and nvidia-smi, CUDA working.
+    assert problems_of(None, "13.0", None) == []
+    no_driver = problems_of(None, "13.0", "Found no NVIDIA driver on your system")
+    assert len(no_driver) == 1 and "no NVIDIA driver" in no_driver[0]
+    old = problems_of("550.54.15", "13.0", None)
+    assert len(old) == 1 and "older than 580.65.06" in old[0]
+    assert problems_of("580.95.05", "13.0", None) == []
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -99,6 +136,12 @@ def test_driver_older_than_the_torch_build_is_named():
         ({"CUDA_VISIBLE_DEVICES": "0"}, "CUDA_VISIBLE_DEVICES=0"),
         ({"SLURM_JOB_GPUS": "2", "CUDA_VISIBLE_DEVICES": "0"}, "SLURM_JOB_GPUS=2"),
         ({"SLURM_GPUS_ON_NODE": "0"}, None),
+        ({"SLURM_GPUS": "a10g:0"}, None),
+        ({"SLURM_GPUS_PER_NODE": "a10g:1"}, "SLURM_GPUS_PER_NODE=a10g:1"),
+        # Index lists: "0" is the first GPU, not none.
+        ({"SLURM_JOB_GPUS": "0"}, "SLURM_JOB_GPUS=0"),
+        ({"SLURM_STEP_GPUS": "0"}, "SLURM_STEP_GPUS=0"),
+        ({"SLURM_STEP_GPUS": "0,1"}, "SLURM_STEP_GPUS=0,1"),
         ({"SLURM_JOB_GRES": "gpu:a10g:1"}, "SLURM_JOB_GRES=gpu:a10g:1"),
     ],
 )

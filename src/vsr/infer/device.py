@@ -4,8 +4,10 @@
   (Slurm `--gres`/`--gpus`: CUDA_VISIBLE_DEVICES, SLURM_*GPUS*) on a node that has NVIDIA device
   files but torch cannot use it (driver older than the torch build's CUDA, an architecture the
   build has no kernels for), that is an error, not a CPU run at a hundredth of the speed.
-- `precision: auto` is per model and per device: fp16 where the architecture supports it
-  (spandrel's `supports_half`), else bf16 where the device has it, else fp32; fp32 on the CPU.
+- `precision: auto` is per model, per device and per source: fp16 where the architecture
+  supports it (spandrel's `supports_half`), else bf16 where the device has it, else fp32; fp32
+  on the CPU. A 16-bit type is chosen only where it keeps the source's levels: bf16 for 8-bit
+  sources, fp16 up to 10 bits.
 - `device_report` is what the job logs and writes into summary.json (`device`).
 
 The decisions are plain functions of their inputs, so they are tested without a GPU.
@@ -120,15 +122,25 @@ def check_ordinal(device: torch.device, visible: int) -> None:
         )
 
 
+# The deepest source (bits per sample) each 16-bit type carries through a network without
+# merging its levels: bf16 keeps 8 significant bits (a 10-bit ramp through DAT kept 107 of 420
+# levels), fp16 11.
+SOURCE_BITS_LIMIT = {"fp16": 10, "bf16": 8}
+
+
 def auto_precision(
-    device_type: str, supports_half: bool, supports_bf16: bool, device_bf16: bool
+    device_type: str,
+    supports_half: bool,
+    supports_bf16: bool,
+    device_bf16: bool,
+    source_bits: int = 8,
 ) -> str:
-    """`precision: auto` for one model on one device."""
+    """`precision: auto` for one model on one device and a source of `source_bits` bits."""
     if device_type != "cuda":
         return "fp32"  # CPU fp16 is slow and bf16 loses detail for little gain without AMX
-    if supports_half:
+    if supports_half and source_bits <= SOURCE_BITS_LIMIT["fp16"]:
         return "fp16"
-    if supports_bf16 and device_bf16:
+    if supports_bf16 and device_bf16 and source_bits <= SOURCE_BITS_LIMIT["bf16"]:
         return "bf16"
     return "fp32"
 
@@ -140,15 +152,18 @@ def device_bf16(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device)[0] >= 8
 
 
-def resolve_dtype(precision: str, device: torch.device, descriptor: Any, label: str) -> str:
-    """The precision name to run at: `auto` decided per model and device, explicit values
-    checked against what the device and the architecture support."""
+def resolve_dtype(
+    precision: str, device: torch.device, descriptor: Any, label: str, source_bits: int = 8
+) -> str:
+    """The precision name to run at: `auto` decided per model, device and the source's bit
+    depth, explicit values checked against what the device and the architecture support."""
     if precision == "auto":
         return auto_precision(
             device.type,
             bool(descriptor.supports_half),
             bool(descriptor.supports_bfloat16),
             device_bf16(device),
+            source_bits,
         )
     if precision not in PRECISIONS:
         raise VsrError(
@@ -161,6 +176,14 @@ def resolve_dtype(precision: str, device: torch.device, descriptor: Any, label: 
     ):
         hint = "bf16 or fp32" if precision == "fp16" else "fp32"
         raise VsrError(label, f"this architecture does not support {precision}; use {hint}")
+    if source_bits > SOURCE_BITS_LIMIT.get(precision, source_bits):
+        log.warning(
+            "%s: precision %s keeps about %d bits; this %d-bit source loses levels (auto: fp32)",
+            label,
+            precision,
+            SOURCE_BITS_LIMIT[precision],
+            source_bits,
+        )
     return precision
 
 
@@ -237,10 +260,19 @@ def describe(report: dict[str, Any]) -> str:
 
 def node_problems() -> list[str]:
     """Why this GPU node cannot run the pipeline's torch build at GPU speed (empty: it can)."""
-    driver = driver_version()
+    return problems_of(driver_version(), torch.version.cuda, cuda_problem())
+
+
+def problems_of(driver: str | None, torch_cuda: str | None, cuda: str | None) -> list[str]:
+    """`node_problems` from what the node reports: the driver's version (None where neither
+    /proc/driver/nvidia/version nor nvidia-smi exists, as in some containers and sandboxes),
+    the torch build's CUDA version, and why CUDA cannot start (None: it starts). CUDA that
+    starts is the proof that counts; a driver that is found must still be new enough."""
     if driver is None:
-        return ["no NVIDIA driver (no /proc/driver/nvidia/version, no nvidia-smi)"]
-    problems = [p for p in (driver_problem(driver, torch.version.cuda), cuda_problem()) if p]
+        if cuda is None:
+            return []
+        return [f"no NVIDIA driver (no /proc/driver/nvidia/version, no nvidia-smi): {cuda}"]
+    problems = [p for p in (driver_problem(driver, torch_cuda), cuda) if p]
     return list(dict.fromkeys(problems))
 
 

@@ -62,6 +62,30 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and "_STATUS_ALLOC_FAILED" in str(error)
 
 
+# `batch_size: 0` and `memory_budget_mb: 0` (the defaults) are sized for the device. On the CPU:
+# one frame per call (batching does not help there) within 4096 MB. On a GPU: up to 8 frames
+# (or tiles) per call, within 70% of the memory still free once the model is loaded; the rest
+# is for cuDNN's workspaces, the allocator's slack and the copies in flight. The out-of-memory
+# retry is the safety net where the activation table (measured on the CPU) is too low.
+CPU_BATCH = 1
+CPU_BUDGET_MB = 4096
+GPU_BATCH = 8
+GPU_FREE_SHARE = 0.7
+
+
+def auto_batch(device_type: str) -> int:
+    """Frames per model call at most when `batch_size` is 0 (auto)."""
+    return GPU_BATCH if device_type == "cuda" else CPU_BATCH
+
+
+def auto_budget_bytes(device_type: str, free_bytes: int | None) -> int:
+    """The memory budget when `memory_budget_mb` is 0 (auto): a share of the GPU's free memory
+    (`free_bytes`, as the driver reports it), else the CPU's fixed budget."""
+    if device_type == "cuda" and free_bytes:
+        return int(free_bytes * GPU_FREE_SHARE)
+    return CPU_BUDGET_MB * 2**20
+
+
 def fit(batch_size: int, fits: int, limit: bool) -> int:
     """Items per model call: batch_size, reduced (never below 1) to what fits the budget."""
     return max(1, min(batch_size, fits)) if limit else batch_size
@@ -105,8 +129,10 @@ def upscale_job_mb(
 ) -> int:
     """Peak memory (MB) of an upscale job on `width`x`height` pictures at `scale`: the runtime,
     activations (tiling keeps them within `memory_budget_mb`) and the output-sized frames."""
-    batch = int(settings.get("batch_size", 1))
-    budget_mb = int(settings.get("memory_budget_mb", 4096))
+    # auto (0) as the CPU sizes it: a GPU job's batches and activations live on the device,
+    # and the uint8 frames its host holds are well under the float frames counted here.
+    batch = int(settings.get("batch_size", 0)) or CPU_BATCH
+    budget_mb = int(settings.get("memory_budget_mb", 0)) or CPU_BUDGET_MB
     per_pixel = activation_bytes_per_pixel(ARCH_IDS.get(arch, arch), scale, net_scale)
     activations = min(width * height * batch * per_pixel / 2**20, budget_mb)
     frames = width * height * scale**2 * batch * FRAME_BYTES_PER_OUTPUT_PIXEL / 2**20

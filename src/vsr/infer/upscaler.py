@@ -12,7 +12,7 @@ Every output is checked for NaN, which fp16 overflow inside a model turns into b
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,8 @@ from vsr.infer.memory import (
     ACCUMULATOR_BYTES_PER_PIXEL,
     STORE_BYTES_PER_PIXEL,
     activation_bytes_per_pixel,
+    auto_batch,
+    auto_budget_bytes,
     auto_tile,
     fit,
     halved_tile,
@@ -95,8 +97,10 @@ class Upscaler:
         memory_budget_mb: int = DEFAULTS["memory_budget_mb"],
         threads: int | None = None,
         backend: str = DEFAULTS["backend"],
+        source_bits: int = 8,
     ):
-        _check_positive(batch_size=batch_size, memory_budget_mb=memory_budget_mb)
+        # 0: sized for the device (see vsr.infer.memory.auto_batch, auto_budget_bytes)
+        _check_positive(batch_size=batch_size or 1, memory_budget_mb=memory_budget_mb or 1)
         if tile < 0 or tile_overlap < 0 or (tile and tile <= 2 * tile_overlap):
             raise VsrError(
                 f"tile={tile}", f"must be 0 (auto) or more than 2 x tile_overlap ({tile_overlap})"
@@ -106,8 +110,11 @@ class Upscaler:
         self.device = resolve_device(device)
         spec, self._descriptor = open_model(model)
         self.name: str = spec.name
-        # `auto`: per model (what the architecture supports in half) and per device.
-        self.precision = resolve_dtype(precision, self.device, self._descriptor, self.name)
+        # `auto`: per model (what the architecture supports in half), per device and per source
+        # (`source_bits`: 10-bit video is not run at bf16, which keeps about 8 bits).
+        self.precision = resolve_dtype(
+            precision, self.device, self._descriptor, self.name, source_bits
+        )
         self.dtype = PRECISIONS[self.precision]
         self._descriptor.to(self.device, self.dtype)
         self._descriptor.model.to(memory_format=torch.channels_last)
@@ -120,18 +127,22 @@ class Upscaler:
             self.device,
             self.dtype,
             ncnn_runtime_files(spec),
-            batch_size,
+            batch_size or auto_batch(self.device.type),
         )
         # auto: the fastest backend measured on this device; see vsr.infer.backends
         self.backend, self._forward = backends.build(backend, network)
         self.scale: int = self._descriptor.scale
-        self.batch_size, self.tile, self.tile_overlap = batch_size, tile, tile_overlap
+        self.batch_size = batch_size or auto_batch(self.device.type)
+        self.tile, self.tile_overlap = tile, tile_overlap
         # The scale comes from the model; a fixed resize after a network runs it at its own.
         net_scale = getattr(self._descriptor.model, "net_scale", None)
         self.bytes_per_pixel = activation_bytes_per_pixel(
             self._descriptor.architecture.id, self.scale, net_scale
         ) * (torch.finfo(self.dtype).bits / 32)
-        self.budget_bytes = memory_budget_mb * 2**20
+        # Auto: what is free once the model (and any backend's engine) is on the device.
+        self.budget_bytes = memory_budget_mb * 2**20 or auto_budget_bytes(
+            self.device.type, _free_bytes(self.device)
+        )
         # TensorRT's engine takes sides up to its shape profile's: larger frames go in tiles.
         self.max_side: int | None = getattr(self._forward, "max_side", None)
         self._transfer = Transfer(self.device)
@@ -175,8 +186,11 @@ class Upscaler:
         count, height, width, _ = frames.shape
         result = np.empty((count, height * self.scale * 3 // 2, width * self.scale), np.uint8)
         out_bytes = getattr(to_i420, "bytes_per_pixel", STORE_BYTES_PER_PIXEL)
-        for where, upscaled in self._upscaled(frames, out_bytes):
+
+        def store(where: slice, upscaled: torch.Tensor) -> None:
             self._transfer.download(to_i420(upscaled), result[where])
+
+        self._upscaled(frames, out_bytes, store)
         return result
 
     @torch.inference_mode()
@@ -191,34 +205,58 @@ class Upscaler:
         count, height, width, _ = frames.shape
         shape = (count, height * self.scale, width * self.scale, 3)
         result = np.empty(shape, dtype=frames.dtype)
-        for where, upscaled in self._upscaled(frames, STORE_BYTES_PER_PIXEL):
+
+        def store(where: slice, upscaled: torch.Tensor) -> None:
             self._transfer.download(_quantised(upscaled, full_scale), result[where])
+
+        self._upscaled(frames, STORE_BYTES_PER_PIXEL, store)
         return result
 
-    def _upscaled(self, frames: np.ndarray, out_bytes: int) -> Iterator[tuple[slice, Any]]:
-        """(frames' slice, the model's float output for them), model call by model call; a
-        call that runs out of device memory is retried smaller (see `_shrink`)."""
+    def _upscaled(
+        self, frames: np.ndarray, out_bytes: int, store: Callable[[slice, torch.Tensor], None]
+    ) -> None:
+        """Model call by model call, hand (frames' slice, the model's float output for them) to
+        `store` (rounding or colour conversion, then the copy back). A call that runs out of
+        device memory, in the model or in `store` (whose output-sized buffers are the largest
+        allocations), is retried smaller (see `_shrink`)."""
         full_scale = _check_frames(frames)
         count, height, width, _ = frames.shape
         start = 0
         while start < count:
             tile, per_call = self.plan(height, width, out_bytes)
             step = 1 if tile else per_call
+            failure = None
             try:
-                batch = self._to_tensor(frames[start : start + step], full_scale)
-                upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
-                _check_finite(upscaled, start, self.precision)
+                self._call(frames[start : start + step], start, full_scale, tile, per_call, store)
             except NonFiniteOutput:
                 raise
             except Exception as error:
                 if not is_out_of_memory(error):
                     raise
-                self._shrink(height, width, tile, per_call, error)
+                # Only the text is kept: the traceback would hold the failed call's tensors.
+                failure = " ".join(str(error).split())[:120]
+            if failure is not None:
+                self._shrink(height, width, tile, per_call, failure)
                 continue
-            yield slice(start, start + step), upscaled
             start += step
 
-    def _shrink(self, height: int, width: int, tile: int, per_call: int, error: Exception) -> None:
+    def _call(
+        self,
+        frames: np.ndarray,
+        first: int,
+        full_scale: float,
+        tile: int,
+        per_call: int,
+        store: Callable[[slice, torch.Tensor], None],
+    ) -> None:
+        """One model call and what follows it; its tensors are freed when it returns or fails."""
+        batch = self._to_tensor(frames, full_scale)
+        upscaled = self._run_tiled(batch, tile, per_call) if tile else self._forward(batch)
+        del batch
+        _check_finite(upscaled, first, self.precision)
+        store(slice(first, first + len(frames)), upscaled)
+
+    def _shrink(self, height: int, width: int, tile: int, per_call: int, failure: str) -> None:
         """After an out-of-memory error: half the batch while it is over 1, else half the tile
         (the whole frame's longer side to start with); one line when nothing smaller is left."""
         if self.device.type == "cuda":
@@ -233,9 +271,8 @@ class Upscaler:
                 raise VsrError(
                     self.name,
                     f"out of {self.device} memory even at tile {current} "
-                    f"({' '.join(str(error).split())[:120]}); lower memory_budget_mb or "
-                    "use a smaller model",
-                ) from error
+                    f"({failure}); lower memory_budget_mb or use a smaller model",
+                )
             self.tile = smaller
             change = f"tile {tile or 'none'} -> {smaller}"
         self.budget_bytes = max(self.budget_bytes // 2, 1)
@@ -307,6 +344,15 @@ def _check_frames(frames: np.ndarray) -> float:
     if frames.dtype not in FULL_SCALE:
         raise VsrError("frames", f"unsupported dtype {frames.dtype} (uint8, uint16, float32)")
     return FULL_SCALE[frames.dtype]
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    """The device's free memory as the driver reports it (None off CUDA), once torch's
+    allocator has handed back what calibration and loading left cached."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.empty_cache()
+    return int(torch.cuda.mem_get_info(device)[0])
 
 
 def _check_positive(**values: int) -> None:

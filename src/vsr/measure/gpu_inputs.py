@@ -65,17 +65,20 @@ def inject_out_of_memory(upscaler: Upscaler, times: int = 1) -> list[tuple[int, 
 
 
 class BusySampler:
-    """GPU busy share (nvidia-smi utilization.gpu, sampled every 0.1 s) while a run lasts."""
+    """GPU busy share and device-wide memory in use (nvidia-smi utilization.gpu and
+    memory.used, sampled every 0.1 s) while a run lasts: it sees other processes' use too,
+    a workflow step's included."""
 
     def __init__(self, index: int):
         self.index, self.samples, self.stop = index, [], threading.Event()
+        self.memory_mb: list[int] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         query = [
             "nvidia-smi",
             f"--id={self.index}",
-            "--query-gpu=utilization.gpu",
+            "--query-gpu=utilization.gpu,memory.used",
             "--format=csv,noheader,nounits",
             "-lms",
             "100",
@@ -84,8 +87,10 @@ class BusySampler:
             with subprocess.Popen(query, stdout=subprocess.PIPE, text=True) as process:
                 assert process.stdout is not None
                 for line in process.stdout:
-                    if re.fullmatch(r"\d+", line.strip()):
-                        self.samples.append(int(line))
+                    fields = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", line)
+                    if fields:
+                        self.samples.append(int(fields[1]))
+                        self.memory_mb.append(int(fields[2]))
                     if self.stop.is_set():
                         process.terminate()
                         break
@@ -103,3 +108,7 @@ class BusySampler:
     @property
     def share(self) -> float | None:
         return sum(self.samples) / len(self.samples) / 100 if self.samples else None
+
+    @property
+    def peak_memory_mb(self) -> int | None:
+        return max(self.memory_mb) if self.memory_mb else None

@@ -142,14 +142,17 @@ UPSCALER_OPTIONS = (
 )  # fmt: skip
 
 
-def make_upscaler(model: str, settings: dict[str, Any], threads: int | None = None) -> Any:
-    """An `Upscaler` configured from the config's `upscale` section."""
+def make_upscaler(
+    model: str, settings: dict[str, Any], threads: int | None = None, source_bits: int = 8
+) -> Any:
+    """An `Upscaler` configured from the config's `upscale` section, for a source of
+    `source_bits` bits per sample (`precision: auto` depends on it)."""
     from vsr.infer.upscaler import (
         Upscaler,  # torch import is slow: only the step that needs it pays
     )
 
     options = {key: settings[key] for key in UPSCALER_OPTIONS if key in settings}
-    return Upscaler(model, threads=threads, **options)
+    return Upscaler(model, threads=threads, source_bits=source_bits, **options)
 
 
 def upscale_shard(
@@ -186,7 +189,7 @@ def upscale_shard(
 
     with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
         chosen, spec = model_for_title(model, settings.get("scale"), info)
-        upscaler = make_upscaler(chosen, settings, threads)
+        upscaler = make_upscaler(chosen, settings, threads, int(video.get("bit_depth", 8)))
         scale = upscaler.scale
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.
@@ -217,7 +220,7 @@ def upscale_shard(
         with writer:
             sink = _Sink(write, maxsize=2)
             try:
-                for batch in _threaded(_batches(decoded(), settings["batch_size"]), maxsize=2):
+                for batch in _threaded(_batches(decoded(), upscaler.batch_size), maxsize=2):
                     upscaled = _upscale_batch(upscaler, batch, to_i420, shard, progress.done)
                     if stabilizer is not None:
                         pairs = zip(batch, upscaled, strict=True)

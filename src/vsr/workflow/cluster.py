@@ -128,6 +128,9 @@ class ProfileValues:
     # another are queued (snakemake#4202, #1217), so `vsr batch` turns them on with one title
     # per Snakemake run, where no checkpoint can finish beside a queued group.
     group: bool = False
+    # CPUs one upscale job gets on each learned GPU node (its CPUs over the jobs it runs side
+    # by side); empty where the shapes are not learned or VSR_SLURM_GPU_NODE_CPUS says.
+    gpu_shares: tuple[int, ...] = ()
 
     @property
     def threads(self) -> dict[str, int]:
@@ -147,8 +150,12 @@ class ProfileValues:
 
     @property
     def upscale_cpus(self) -> int:
-        """CPUs of one upscale job: its share of the GPU node (decode, the lossless or final
-        encode), so a 4- or 8-GPU node (g5.12xlarge, p4d, p5) runs 4 or 8 jobs, not one."""
+        """CPUs of one upscale job: its share of a GPU node (decode, the lossless or final
+        encode), so a 4- or 8-GPU node (g5.12xlarge, p4d, p5) runs 4 or 8 jobs, not one. In a
+        partition of mixed nodes, the smallest share: a job sized for the largest node would
+        never start on the others, whose GPUs would sit idle."""
+        if self.gpu_shares:
+            return max(1, min(self.gpu_shares))
         return max(1, self.gpu_node.cpus // self.jobs_per_gpu_node)
 
     def requests(self) -> list[Request]:
@@ -211,10 +218,22 @@ def profile_values(
         learned=bool(shapes),
         shards_per_job=_int(env, "VSR_SLURM_SHARDS_PER_JOB") or 8,
         group=env.get("VSR_SLURM_GROUP", "0") == "1",
+        gpu_shares=()
+        if _int(env, "VSR_SLURM_GPU_NODE_CPUS")
+        else gpu_shares(shapes.get(gpu_partition) or [], gpus_per_job),
     )
     if shapes:
         check(values, shapes)
     return values
+
+
+def gpu_shares(nodes: list[Node], gpus_per_job: int) -> tuple[int, ...]:
+    """CPUs per upscale job on each node that holds a job's GPUs: its CPUs over its jobs."""
+    return tuple(
+        node.cpus // max(1, node.gpus // gpus_per_job)
+        for node in nodes
+        if node.gpus >= gpus_per_job
+    )
 
 
 class ClusterMismatch(Exception):
