@@ -36,7 +36,7 @@ class Chain:
 def run_chain(folder: Path, spec: ClipSpec = CLIP, suffix: str = ".mkv") -> Chain:
     source = make_clip(folder / f"source{suffix}", spec)
     video = VideoPaths(folder / "results" / "clip")
-    write_probe(source, video.probe)
+    write_probe(source, video.probe, model=MODEL)
     index = split(str(source), str(video.probe), str(video.shards), SHARD_FRAMES)
     names = [entry["name"] for entry in index["shards"]]
     for name in names:
@@ -44,7 +44,6 @@ def run_chain(folder: Path, spec: ClipSpec = CLIP, suffix: str = ".mkv") -> Chai
             str(video.shard(name)),
             str(video.probe),
             str(video.upscaled_shard(name)),
-            model=MODEL,
             progress_json=str(video.shard_progress(name)),
             timing_json=str(video.timing(f"upscale-{name}")),
         )

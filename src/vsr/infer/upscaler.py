@@ -32,8 +32,8 @@ from vsr.infer.memory import (
     is_out_of_memory,
 )
 from vsr.infer.transfer import Transfer
-from vsr.models import open_model
-from vsr.models.registry import ncnn_runtime_files
+from vsr.models.registry import open_model
+from vsr.models.weights import ncnn_runtime_files
 
 # A direct caller gets what a workflow run gets: the config's `upscale` defaults.
 DEFAULTS = section("upscale")
@@ -129,7 +129,7 @@ class Upscaler:
         # The scale comes from the model; a fixed resize after a network runs it at its own.
         net_scale = getattr(self._descriptor.model, "net_scale", None)
         self.bytes_per_pixel = activation_bytes_per_pixel(
-            self._descriptor.architecture.id, self.scale, net_scale
+            spec.bytes_per_output_pixel, self.scale, net_scale
         ) * (torch.finfo(self.dtype).bits / 32)
         self.budget_bytes = memory_budget_mb * 2**20
         # TensorRT's engine takes sides up to its shape profile's: larger frames go in tiles.

@@ -153,7 +153,11 @@ class Runner:
 
 
 def is_perceptual(model: str) -> bool:
-    return model.startswith("realesr")
+    """Whether the model's family synthesises detail (GAN-trained: scored for looks, not PSNR)."""
+    from vsr.models.catalogue import family_of
+
+    family = family_of(model)
+    return bool(family and family.synthesises_detail)
 
 
 def score(item: Item, model: str, out: list[np.ndarray], seconds: float) -> dict[str, Any]:

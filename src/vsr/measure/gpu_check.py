@@ -4,14 +4,15 @@
     python -m vsr.measure.gpu_check --dry-run    # on the CPU: every check's mechanism, tiny
 
 Checks: the node (driver against the torch build, architecture, `device: auto` really CUDA);
-every model at `precision: auto` (what it chose, no NaN, close to fp32); a 10-bit picture with
-65535 white at fp16; DAT (no half support: bf16 or fp32); RGB->I420 on the device against
-swscale; tiled against whole frames; a real out-of-memory retry (a capped allocator); ONNX
-Runtime's CUDA and TensorRT providers where installed; the bicubic floor; and a throughput
-table (frames/s at 640x480, share of the GPU's dense fp16 peak, GPU busy share).
+every model family at `precision: auto` (what it chose, no NaN, close to fp32; each family says
+what gpu-check loads for it, see `vsr.models.spec.GpuCheckInput`); a 10-bit picture with 65535
+white at fp16; the families without half support (bf16 or fp32); RGB->I420 on the device
+against swscale; tiled against whole frames; a real out-of-memory retry (a capped allocator);
+ONNX Runtime's CUDA and TensorRT providers where installed; the weightless floor; and a
+throughput table (frames/s at 640x480, share of the GPU's dense fp16 peak, GPU busy share).
 
-It needs only what `make install` (and the DAT weights of `requirements-nodeps.txt`) provide:
-no download at run time (Swin2SR runs as a small random checkpoint it writes itself).
+It needs only what `make install` (and the weights of `requirements-nodeps.txt`) provide: no
+download at run time (a family without offline weights runs a small checkpoint it writes).
 """
 
 from __future__ import annotations
@@ -48,19 +49,19 @@ from vsr.measure.gpu_inputs import (
     inject_out_of_memory,
     picture,
     ten_bit_frame,
-    write_tiny_swin2sr,
 )
 from vsr.media.metrics import psnr
-from vsr.models.registry import REGISTRY
+from vsr.models.catalogue import families, family_of
+from vsr.models.registry import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
-ANIME = "realesr-animevideov3"
-# Every network once: Real-CUGAN's conservative and denoise families are its network with other
-# weights.
-MODELS = [name for name in REGISTRY if name != "swin2sr" and not name.startswith("realcugan-")] + [
-    "swin2sr-tiny"
-]
+# The mechanism checks run the default anime model: the fastest network with weights.
+ANIME = DEFAULT_MODEL["anime"]
+# Every network once, as each family's gpu-check input says.
+MODELS = [name for name, spec in families().items() if spec.gpu_check]
+# The weightless family: the floor every model is measured against.
+FLOOR = next(name for name, spec in families().items() if spec.params == 0)
 THROUGHPUT_SIZE = (480, 640)
 OOM_CAP_GB = 1.0  # allocator cap for the out-of-memory check: a 1080p frame at once exceeds it
 
@@ -80,16 +81,24 @@ class Context:
     dry: bool
     models: list[str]
     frames: int
-    swin_dir: Path
+    folder: Path  # where families write the checkpoints they are checked with
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def side(self) -> int:
         return 32 if self.dry else 128
 
+    def loads(self, model: str) -> str:
+        """What to load for `model`: its family's gpu-check input (made once), else itself."""
+        if model not in self.inputs:
+            family = family_of(model)
+            made = family.gpu_check_model(self.folder / model) if family else None
+            self.inputs[model] = made or model
+        return self.inputs[model]
+
     def upscaler(self, model: str, **options: Any) -> Upscaler:
-        name = str(self.swin_dir) if model == "swin2sr-tiny" else model
         options.setdefault("backend", "torch")
-        return Upscaler(name, device=str(self.device), **options)
+        return Upscaler(self.loads(model), device=str(self.device), **options)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -154,15 +163,28 @@ def check_ten_bit_fp16(ctx: Context) -> Result:
     return Result("ten-bit-fp16", "PASS" if ok else "FAIL", text, {"white_min": white})
 
 
-def check_dat(ctx: Context) -> Result:
+def check_no_fp16(ctx: Context) -> Result:
+    """The families without fp16 among their `precisions`: auto takes bf16 or fp32."""
+    models = [m for m in ctx.models if "fp16" not in _precisions(m)]
+    if not models:
+        return Result("no-fp16", "SKIP", "no model without fp16 support among those checked")
     frame = picture(ctx.side, ctx.side)[None]
-    dat = ctx.upscaler("dat-light-x4", precision="auto")
-    out = dat.upscale(frame)
-    same = dat.precision == "fp32"
-    agreement = psnr(out, out if same else ctx.upscaler("dat-light-x4").upscale(frame))
-    ok = agreement >= 30 and dat.precision != "fp16"
-    text = f"precision {dat.precision}, {agreement:.1f} dB from fp32"
-    return Result("dat", "PASS" if ok else "FAIL", text, {"precision": dat.precision})
+    rows, failures = {}, []
+    for model in models:
+        chosen = ctx.upscaler(model, precision="auto")
+        out = chosen.upscale(frame)
+        same = chosen.precision == "fp32"
+        agreement = psnr(out, out if same else ctx.upscaler(model).upscale(frame))
+        rows[model] = {"precision": chosen.precision, "psnr_vs_fp32": agreement}
+        if agreement < 30 or chosen.precision == "fp16":
+            failures.append(f"{model} {chosen.precision} {agreement:.1f} dB")
+    text = "; ".join(failures) or ", ".join(f"{m}={r['precision']}" for m, r in rows.items())
+    return Result("no-fp16", "FAIL" if failures else "PASS", text, rows)
+
+
+def _precisions(model: str) -> tuple[str, ...]:
+    family = family_of(model)
+    return family.precisions if family else ("fp32", "fp16", "bf16")
 
 
 def check_colour_device(ctx: Context) -> Result:
@@ -262,18 +284,18 @@ def check_tensorrt(ctx: Context) -> Result:
     return Result("tensorrt", "PASS" if ok else "FAIL", text, {"report": trt.report})
 
 
-def check_bicubic(ctx: Context) -> Result:
+def check_floor(ctx: Context) -> Result:
     import torch.nn.functional as F
 
     frame = picture(ctx.side, ctx.side)
-    out = ctx.upscaler("bicubic").upscale(frame[None])[0]
+    out = ctx.upscaler(FLOOR).upscale(frame[None])[0]
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
     direct = F.interpolate(x, scale_factor=4, mode="bicubic").clamp(0, 1)[0].permute(1, 2, 0)
     agreement = psnr(out, (direct.numpy() * 255).round().astype(np.uint8))
-    fps = throughput(ctx, "bicubic")["fps"]
+    fps = throughput(ctx, FLOOR)["fps"]
     ok = agreement >= 50
-    text = f"{agreement:.1f} dB from F.interpolate; {fps:.1f} frames/s (the floor)"
-    return Result("bicubic", "PASS" if ok else "FAIL", text, {"fps": fps})
+    text = f"{FLOOR}: {agreement:.1f} dB from F.interpolate; {fps:.1f} frames/s"
+    return Result("floor", "PASS" if ok else "FAIL", text, {"fps": fps})
 
 
 def throughput(ctx: Context, model: str) -> dict[str, Any]:
@@ -294,7 +316,7 @@ def throughput(ctx: Context, model: str) -> dict[str, Any]:
     if busy:
         busy.__exit__()
     fps = calls * batch_size / seconds
-    name = str(ctx.swin_dir) if model == "swin2sr-tiny" else model
+    name = ctx.loads(model)
     peak = gpu_fp16_peak(device_report(ctx.device, "", "")["gpu"] or "")
     tflops = fps * model_flops(name, height, width) / 1e12
     return {
@@ -324,13 +346,13 @@ CHECKS: dict[str, Callable[[Context], Result]] = {
     "environment": check_environment,
     "models-auto": check_models_auto,
     "ten-bit-fp16": check_ten_bit_fp16,
-    "dat": check_dat,
+    "no-fp16": check_no_fp16,
     "colour-device": check_colour_device,
     "tiled": check_tiled,
     "oom-retry": check_oom_retry,
     "onnxruntime": check_onnxruntime,
     "tensorrt": check_tensorrt,
-    "bicubic": check_bicubic,
+    "floor": check_floor,
     "throughput": check_throughput,
 }
 
@@ -374,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             dry=args.dry_run,
             models=args.models.split(",") if args.models else MODELS,
             frames=1 if args.dry_run else args.frames,
-            swin_dir=write_tiny_swin2sr(Path(tmp) / "swin2sr-tiny"),
+            folder=Path(tmp),
         )
         results = [run_check(name, ctx) for name in names]
     report = device_report(device, "auto", "torch")

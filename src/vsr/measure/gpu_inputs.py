@@ -1,13 +1,12 @@
 """What `vsr.measure.gpu_check` feeds the device: real pictures, a 10-bit frame with white at
-65535, a small Swin2SR checkpoint written on the spot (no download), fp16 arithmetic on the CPU,
-an injected out-of-memory error, and a sampler of the GPU's busy share."""
+65535, fp16 arithmetic on the CPU, an injected out-of-memory error, and a sampler of the GPU's
+busy share."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import threading
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,15 +22,6 @@ def picture(height: int, width: int, top: int = 100) -> np.ndarray:
         scaled = transform.resize(photo, (height + top, max(width, 512)), anti_aliasing=True)
         photo = (scaled * 255).round().astype(np.uint8)
     return np.ascontiguousarray(photo[top : top + height, :width])
-
-
-def write_tiny_swin2sr(folder: Path) -> Path:
-    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
-
-    config = Swin2SRConfig(embed_dim=12, depths=[1], num_heads=[2], window_size=8, upscale=4)
-    torch.manual_seed(0)
-    Swin2SRForImageSuperResolution(config).eval().save_pretrained(folder)
-    return folder
 
 
 def ten_bit_frame(side: int) -> np.ndarray:

@@ -182,17 +182,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segments", nargs="+", required=True)
     parser.add_argument("--timing")
     parser.add_argument("--audio", choices=("copy", "reencode"), default="copy")
-    parser.add_argument("--model", help="the model's name: the output's provenance tag")
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step assemble SOURCE PROBE OUT --segments SEG... [--audio copy|reencode]
-    [--model NAME]`: the final video OUT."""
+    """`vsr step assemble SOURCE PROBE OUT --segments SEG... [--audio copy|reencode]`: the final
+    video OUT, tagged with the model the probe's picture plan chose (when it has one)."""
     comment = None
-    if args.model:
+    chosen = (read_json(args.probe).get("picture") or {}).get("model_scale")
+    if chosen:
         from vsr.models.provenance import file_tag
 
-        comment = file_tag(args.model)
+        comment = file_tag(chosen["model"])
     assemble(
         args.source,
         args.probe,
