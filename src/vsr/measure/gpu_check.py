@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 
 # The mechanism checks run the default anime model: the fastest network with weights.
 ANIME = DEFAULT_MODEL["anime"]
-# Every network once, as each family's gpu-check input says.
-MODELS = [name for name, spec in families().items() if spec.gpu_check]
 # The weightless family: the floor every model is measured against.
 FLOOR = next(name for name, spec in families().items() if spec.params == 0)
 THROUGHPUT_SIZE = (480, 640)
@@ -102,6 +100,11 @@ class Context:
 
 
 # --- checks ----------------------------------------------------------------------------------
+
+
+def default_models() -> list[str]:
+    """Every network once: each family whose gpu-check input is not another family's network."""
+    return [name for name, spec in families().items() if spec.gpu_check]
 
 
 def check_environment(ctx: Context) -> Result:
@@ -378,7 +381,7 @@ def slug(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vsr.measure.gpu_check", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny: every check's mechanism")
-    parser.add_argument("--models", help=f"comma-separated (default: {','.join(MODELS)})")
+    parser.add_argument("--models", help=f"comma-separated (default: {','.join(default_models())})")
     parser.add_argument("--checks", help=f"comma-separated (default: {','.join(CHECKS)})")
     parser.add_argument("--frames", type=int, default=32, help="per throughput run")
     parser.add_argument("--out", type=Path, default=Path("bench"))
@@ -394,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(
             device=device,
             dry=args.dry_run,
-            models=args.models.split(",") if args.models else MODELS,
+            models=args.models.split(",") if args.models else default_models(),
             frames=1 if args.dry_run else args.frames,
             folder=Path(tmp),
         )
