@@ -153,10 +153,11 @@ class Runner:
 
 
 def is_perceptual(model: str) -> bool:
-    """Whether the model's family synthesises detail (GAN-trained: scored for looks, not PSNR)."""
+    """Whether the model's family synthesises detail (GAN-trained: scored for looks, not PSNR);
+    `model` may carry a `+stabilize...` suffix (a stabilised row of it)."""
     from vsr.models.catalogue import family_of
 
-    family = family_of(model)
+    family = family_of(model.partition("+")[0])
     return bool(family and family.synthesises_detail)
 
 

@@ -200,7 +200,7 @@ def run_plan(
     check_config({**config, "manifest": "-", "results": str(out_dir)})
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = titles_from(inputs, out_dir, video_type, model)
-    table = load_manifest(manifest, config.get("models") or {})
+    table = load_manifest(manifest, config["models"], config["upscale"]["scale"])
     titles = out_dir / "titles"
     errors = probe_all(table, titles, config, runs)
     kind = "cuda" if runs.profile != "local" else device_kind(config["upscale"]["device"])
