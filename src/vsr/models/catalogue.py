@@ -1,6 +1,8 @@
 """The catalogue of model families: which modules hold them, and looking one up by name.
 
-Each module listed exports `FAMILIES`, a tuple of `ModelSpec` (see `spec.py`). Adding a family is
+Each module listed exports `FAMILIES`, a tuple of `ModelSpec` (see `spec.py`), and may export
+`is_reference(name)` and `open_reference(name)` for checkpoints of its own naming (`swin2sr:...`).
+Adding a family is
 one module listed here (or `register`ed, for one that lives outside the package), its test and
 its README row; everything else (the registry, memory planning, the plan's estimate,
 provenance, gpu-check, `vsr models`) asks the catalogue.
@@ -25,6 +27,7 @@ MODULES = (
 SCALED_NAME = re.compile(r"^(?P<family>.+)-x(?P<scale>[0-9])$")
 
 _FAMILIES: dict[str, ModelSpec] = {}
+_REFERENCES: dict[str, ModuleType] = {}  # module name -> a module that opens references
 
 
 def register(module: ModuleType | str) -> tuple[ModelSpec, ...]:
@@ -38,17 +41,25 @@ def register(module: ModuleType | str) -> tuple[ModelSpec, ...]:
         if _FAMILIES.get(spec.name, spec) is not spec:
             raise ValueError(f"model family {spec.name!r} is registered twice")
         _FAMILIES[spec.name] = spec
+    if hasattr(module, "is_reference") and hasattr(module, "open_reference"):
+        _REFERENCES[module.__name__] = module
     return added
 
 
 def unregister(module: ModuleType) -> None:
     for spec in module.FAMILIES:
         _FAMILIES.pop(spec.name, None)
+    _REFERENCES.pop(module.__name__, None)
 
 
 def families() -> dict[str, ModelSpec]:
     """Family name -> its spec (at its default scale), in catalogue order."""
     return _FAMILIES
+
+
+def reference_opener(name: str) -> ModuleType | None:
+    """The family module that opens `name` as a checkpoint of its own naming, else None."""
+    return next((m for m in _REFERENCES.values() if m.is_reference(name)), None)
 
 
 def family_of(name: str) -> ModelSpec | None:

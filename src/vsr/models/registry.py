@@ -3,10 +3,10 @@
 A registry name stands for a family with one or more scales (`dat-light`: x2, x3, x4); the
 family's own entry is its default-scale model, and `<family>-x<scale>` names one scale of it
 (`dat-light-x2`). The families themselves are the catalogue's (`catalogue.py`, one module per
-family). A checkpoint (file, URL, Swin2SR reference) has the one scale it was trained for.
-spandrel detects the architecture from the state dict's keys and shapes and builds it, so this
-module only has to find the weights: for a registry name, what its family says (see
-`weights.py`); otherwise a local `.pth`/`.safetensors` or an http(s)/file URL.
+family). A checkpoint (file, URL, a family's own reference such as `swin2sr:<hub id>`) has the
+one scale it was trained for. spandrel detects the architecture from the state dict's keys and
+shapes and builds it, so this module only has to find the weights: for a registry name, what its
+family says (see `weights.py`); otherwise a local `.pth`/`.safetensors` or an http(s)/file URL.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsr.errors import VsrError
-from vsr.models import catalogue, download, swin2sr
+from vsr.models import catalogue, download
 from vsr.models.checkpoint import load_checked
 from vsr.models.spec import ModelSpec
 from vsr.models.weights import weights_path
@@ -137,8 +137,9 @@ def _resolve(
     scaled = SCALED_NAME.match(name_or_path)
     if scaled and scaled["family"] in REGISTRY:
         return REGISTRY[name_or_path], None  # a pinned scale (or its one-line error)
-    if swin2sr.is_reference(name_or_path):
-        return swin2sr.open_reference(name_or_path)
+    opener = catalogue.reference_opener(name_or_path)
+    if opener is not None:
+        return opener.open_reference(name_or_path)
     if download.is_url(name_or_path):
         return _inspect_file(download.fetch_url(name_or_path, sha256), source=name_or_path)
     path = Path(name_or_path).expanduser()
