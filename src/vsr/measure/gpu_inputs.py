@@ -32,7 +32,7 @@ def ten_bit_frame(side: int) -> np.ndarray:
 
 
 def computing_in_fp16(upscaler: Upscaler) -> Upscaler:
-    """The same Upscaler computing in fp16, as `precision: auto` runs Compact/ESRGAN models on
+    """The same Upscaler computing in fp16, as `precision: auto` runs fp16-capable models on
     CUDA (torch runs fp16 convolutions on the CPU too; the Upscaler allows it on CUDA only)."""
     upscaler._descriptor.to(torch.float16)
     upscaler.dtype, upscaler.precision = torch.float16, "fp16"
