@@ -72,8 +72,8 @@ def fit(batch_size: int, fits: int, limit: bool) -> int:
 UNKNOWN_BYTES_PER_OUTPUT_PIXEL = 2_000
 # The families' figures are measured at x4 (`ModelSpec.bytes_per_output_pixel`).
 MEASURED_SCALE = 4
-# What of it sits at the output's size, per output pixel: `bicubic` is all output (400 B per input
-# pixel at x4 = 25 B per output pixel); the other networks' output tensors cost the same.
+# What of it sits at the output's size, per output pixel: plain interpolation is all output
+# (400 B per input pixel at x4 = 25 B per output pixel); the networks' output tensors cost the same.
 OUTPUT_BYTES_PER_PIXEL = 25
 
 # The job around the model: torch, weights, decoder and encoder threads.
