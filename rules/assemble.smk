@@ -18,11 +18,10 @@ rule assemble:
         source=get_source_path,
         vsr=VSR,
         audio=config["audio"],
-        model=lambda wildcards: get_row(wildcards)["model"],
     shell:
         "{params.vsr} assemble {params.source:q} {input.probe:q} {output.final:q}"
         " --segments {input.segments:q} --timing {output.timing:q}"
-        " --audio {params.audio} --model {params.model:q} > {log:q} 2>&1"
+        " --audio {params.audio} > {log:q} 2>&1"
 
 
 rule summary:

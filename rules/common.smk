@@ -35,7 +35,7 @@ def logs(name):
 
 with exit_on_error():
     MANIFEST = load_manifest(
-        config["manifest"], config["models"], config["upscale"].get("scale", "auto")
+        config["manifest"], config["models"], config["upscale"]["scale"]
     )
 # The contract of the sample sheet; load_manifest has already said what is wrong in a bad one.
 validate(MANIFEST, "../config/manifest.schema.yaml")
@@ -144,13 +144,12 @@ def maybe_temp(path):
 
 
 def get_upscale_mem_mb(wildcards, input, attempt):
-    """MB for one upscale job: estimated from the title's picture and the scale its model runs
-    at (vsr.infer.memory), doubled on each retry, capped at a GPU node's memory when the Slurm
-    profile set VSR_UPSCALE_MAX_MEM_MB."""
+    """MB for one upscale job: estimated from the title's picture and the model and scale its
+    picture plan chose (vsr.infer.memory), doubled on each retry, capped at a GPU node's memory
+    when the Slurm profile set VSR_UPSCALE_MAX_MEM_MB."""
     from vsr.infer.memory import upscale_job_mb_for
 
-    model = get_row(wildcards)["model"]
-    estimate = upscale_job_mb_for(model, config["upscale"], read_json(input.probe))
+    estimate = upscale_job_mb_for(config["upscale"], read_json(input.probe))
     cap = int(os.environ.get("VSR_UPSCALE_MAX_MEM_MB") or 0)
     return min(estimate * attempt, cap) if cap else estimate * attempt
 
@@ -159,7 +158,7 @@ def get_upscale_gpu(wildcards):
     """The `gpu` resource of an upscale job: 1 where it runs on CUDA, so a profile's `gpu`
     limit (the local profile: 1) never puts two upscale jobs on one GPU; 0 on the CPU.
     """
-    return upscale_gpus(config["upscale"].get("device", "auto"), os.environ)
+    return upscale_gpus(config["upscale"]["device"], os.environ)
 
 
 def get_upscale_runtime(wildcards, attempt):

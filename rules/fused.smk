@@ -22,12 +22,11 @@ rule upscale_encode:
     params:
         vsr=VSR,
         index=str(VIDEO.shard_index),
-        model=lambda wildcards: get_row(wildcards)["model"],
         settings=get_settings_json("upscale"),
         encode=get_settings_json("encode"),
         progress=str(VIDEO.shard_progress("{shard}")),
     shell:
         "{params.vsr} fused {input.shard:q} {input.probe:q} {params.index:q}"
-        " {wildcards.shard} {output.segment:q} --model {params.model:q}"
+        " {wildcards.shard} {output.segment:q}"
         " --settings {params.settings:q} --encode {params.encode:q} --threads {threads}"
         " --progress {params.progress:q} --timing {output.timing:q} > {log:q} 2>&1"

@@ -18,7 +18,9 @@ checkpoint probe:
         picture=get_picture_settings_json,
         container=config["container"],
         audio=config["audio"],
+        model=lambda wildcards: get_row(wildcards)["model"],
+        scale=config["upscale"]["scale"],
     shell:
         "{params.vsr} probe {params.source:q} {output.json:q} --timing {output.timing:q}"
         " --picture {params.picture:q} --container {params.container} --audio {params.audio}"
-        " > {log:q} 2>&1"
+        " --model {params.model:q} --scale {params.scale} > {log:q} 2>&1"

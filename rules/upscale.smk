@@ -16,10 +16,9 @@ rule upscale:
         gpu=get_upscale_gpu,
     params:
         vsr=VSR,
-        model=lambda wildcards: get_row(wildcards)["model"],
         settings=get_settings_json("upscale"),
         progress=str(VIDEO.shard_progress("{shard}")),
     shell:
         "{params.vsr} upscale {input.shard:q} {input.probe:q} {output.upscaled:q}"
-        " --model {params.model:q} --settings {params.settings:q} --threads {threads}"
+        " --settings {params.settings:q} --threads {threads}"
         " --progress {params.progress:q} --timing {output.timing:q} > {log:q} 2>&1"

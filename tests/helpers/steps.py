@@ -33,10 +33,20 @@ class Chain:
         return self.video.final("mkv")
 
 
-def run_chain(folder: Path, spec: ClipSpec = CLIP, suffix: str = ".mkv") -> Chain:
+def run_chain(
+    folder: Path,
+    spec: ClipSpec = CLIP,
+    suffix: str = ".mkv",
+    model: str = MODEL,
+    scale: str = "auto",
+    picture: dict | None = None,
+    upscale: dict | None = None,
+) -> Chain:
+    """Every step on a clip of `spec`, by `model`'s family at `scale` (`picture`: the picture
+    settings the probe plans with; `upscale`: the config's upscale section)."""
     source = make_clip(folder / f"source{suffix}", spec)
     video = VideoPaths(folder / "results" / "clip")
-    write_probe(source, video.probe)
+    write_probe(source, video.probe, picture, model=model, scale=scale)
     index = split(str(source), str(video.probe), str(video.shards), SHARD_FRAMES)
     names = [entry["name"] for entry in index["shards"]]
     for name in names:
@@ -44,7 +54,7 @@ def run_chain(folder: Path, spec: ClipSpec = CLIP, suffix: str = ".mkv") -> Chai
             str(video.shard(name)),
             str(video.probe),
             str(video.upscaled_shard(name)),
-            model=MODEL,
+            settings=upscale,
             progress_json=str(video.shard_progress(name)),
             timing_json=str(video.timing(f"upscale-{name}")),
         )
@@ -68,7 +78,7 @@ def run_chain(folder: Path, spec: ClipSpec = CLIP, suffix: str = ".mkv") -> Chai
     write_summary(
         "clip",
         "anime",
-        MODEL,
+        model,
         str(video.probe),
         str(video.shard_index),
         sorted(str(p) for p in video.timings.glob("*.json")),

@@ -26,7 +26,7 @@ from vsr.infer.visible import (
     visible_gpu_count,
 )
 from vsr.models import load_descriptor
-from vsr.models.swin2sr import build_descriptor
+from vsr.models.swin2sr_net import build_descriptor
 
 # The torch wheel's own architecture list (+cu130): no sm_70 (V100).
 CU130_ARCHS = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]

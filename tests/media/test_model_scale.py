@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from vsr.defaults import section
 from vsr.errors import VsrError
 from vsr.infer.memory import activation_bytes_per_pixel, upscale_job_mb
 from vsr.media.model_scale import choose_scale, resize_after
+from vsr.models.registry import REGISTRY, at_scale
 
 FAMILY = (2, 3, 4)
 
@@ -72,10 +74,13 @@ def test_forced_scales_and_single_scale_models():
 
 def test_memory_estimates_follow_the_scale():
     # Compact's body runs at the input's size: x2 saves only the output-sized part.
-    x2, x4 = (activation_bytes_per_pixel("Compact", s) for s in (2, 4))
+    compact = REGISTRY["realesr-animevideov3"].bytes_per_output_pixel
+    x2, x4 = (activation_bytes_per_pixel(compact, s) for s in (2, 4))
     assert x4 == 1_600 and 1_200 < x2 < x4
     # The shipped animevideov3 x2 is its x4 network, then a resize: it costs more than x4.
-    assert activation_bytes_per_pixel("Compact", 2, net_scale=4) > x4
-    assert activation_bytes_per_pixel("bicubic", 2) == 400 / 4  # all of it at the output
-    job = {s: upscale_job_mb(1920, 1080, s, "bicubic", {}) for s in (2, 4)}
+    assert activation_bytes_per_pixel(compact, 2, net_scale=4) > x4
+    floor = REGISTRY["bicubic"]
+    assert activation_bytes_per_pixel(floor.bytes_per_output_pixel, 2) == 400 / 4  # all output
+    settings = section("upscale")
+    job = {s: upscale_job_mb(1920, 1080, at_scale(floor, s), settings) for s in (2, 4)}
     assert job[4] - job[2] > 900  # 4x fewer output-sized bytes per frame

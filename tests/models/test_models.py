@@ -21,10 +21,10 @@ from skimage import data
 from vsr.errors import VsrError
 from vsr.models import DEFAULT_MODEL, REGISTRY, format_models, load_model, resolve_model
 from vsr.models import ncnn as ncnn_source
-from vsr.models.registry import (
-    ModelSpec,
-    _ncnn_files,
+from vsr.models.spec import ModelSpec
+from vsr.models.weights import (
     ncnn_runtime_files,
+    network_ncnn_files,
     shipped_ncnn_files,
     weights_path,
 )
@@ -298,7 +298,7 @@ def test_ncnn_param_errors_are_one_line(tmp_path: Path):
     with pytest.raises(VsrError, match="not an ncnn .param file") as caught:
         ncnn_source.convert(param, weights)
     assert caught.value.path == str(param)
-    files = _ncnn_files(REGISTRY[ANIME_VIDEO])
+    files = network_ncnn_files(REGISTRY[ANIME_VIDEO])
     assert files is not None
     weights.write_bytes(files[1].read_bytes()[:1000])  # truncated .bin
     with pytest.raises(VsrError, match="shorter than"):
@@ -314,8 +314,8 @@ def test_animevideov3_x2_x3_are_the_x4_network_then_an_antialiased_resize(scale:
     name = f"{ANIME_VIDEO}-x{scale}"
     spec = resolve_model(name)
     assert (spec.scale, family.all_scales) == (scale, (2, 3, 4))
-    shipped, x4_files = shipped_ncnn_files(spec), _ncnn_files(family)
-    assert shipped is not None and x4_files is not None and _ncnn_files(spec) is None
+    shipped, x4_files = shipped_ncnn_files(spec), network_ncnn_files(family)
+    assert shipped is not None and x4_files is not None and network_ncnn_files(spec) is None
     assert shipped[1].read_bytes() == x4_files[1].read_bytes()  # honestly the same network
     model = load_model(name)
     assert sum(p.numel() for p in model.parameters()) == family.params

@@ -21,7 +21,7 @@ from skimage import data
 from vsr.errors import VsrError
 from vsr.infer.upscaler import Upscaler
 from vsr.media import metrics as q
-from vsr.models import REGISTRY, load_model, resolve_model
+from vsr.models import REGISTRY, load_model, resolve_model, swin2sr
 from vsr.workflow.manifest import load_manifest
 
 # The eager torch path under test (the default backend, auto, would first time the others).
@@ -156,7 +156,7 @@ def test_swin2sr_references_resolve(swin_dir: Path):
     assert by_folder.arch == by_prefix.arch == "Swin2SR"
     assert by_folder.params == by_prefix.params > 10_000
     assert by_folder.path == swin_dir
-    assert REGISTRY["swin2sr"].loader == "vsr.models.swin2sr:load"
+    assert REGISTRY["swin2sr"].loader is swin2sr.load
 
 
 def test_swin2sr_hub_id_offline_fails_fast_with_a_clear_error(monkeypatch):

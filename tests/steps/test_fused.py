@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import av
 import numpy as np
-from helpers.steps import MODEL
 
 from vsr.steps.fused import upscale_encode_shard
 from vsr.util import read_json
@@ -14,7 +13,7 @@ def test_fused_segment_equals_upscale_then_encode(chain, tmp_path):
     name = chain.names[0]
     out = tmp_path / "segment.mp4"
     upscale_encode_shard(str(chain.video.shard(name)), str(chain.video.probe),
-                         str(chain.video.shard_index), name, str(out), model=MODEL,
+                         str(chain.video.shard_index), name, str(out),
                          encode={"preset": "veryfast"},
                          timing_json=str(tmp_path / "timing.json"))  # fmt: skip
     frames = {}

@@ -51,10 +51,9 @@ def test_settings_take_the_configs_defaults():
 def test_display_rotation_is_applied_to_the_pixels(tmp_path):
     source = make_clip(tmp_path / "rotated.mp4", ClipSpec(width=48, height=32, frames=3,
                                                           audio=False, rotation=90))  # fmt: skip
-    write_probe(source, tmp_path / "probe.json")
+    write_probe(source, tmp_path / "probe.json", model=MODEL)
     split(str(source), str(tmp_path / "probe.json"), str(tmp_path / "shards"), 3)
     out = tmp_path / "up.mkv"
-    upscale_shard(str(tmp_path / "shards" / "0000.mkv"), str(tmp_path / "probe.json"), str(out),
-                  model=MODEL)  # fmt: skip
+    upscale_shard(str(tmp_path / "shards" / "0000.mkv"), str(tmp_path / "probe.json"), str(out))
     (first, *_) = rgb_frames(out)
     assert first.shape[:2] == (4 * 48, 4 * 32)  # turned upright: portrait

@@ -38,6 +38,11 @@ def test_output_size_picks_x2_and_the_pipeline_follows(tmp_path: Path):
         size = (64 * scale, 48 * scale)
         summary = json.loads((results / name / "summary.json").read_text())
         assert summary["model_scale"]["scale"] == scale
+        # What ran, as provenance and the size decision name it: the x2 model, not the family's x4.
+        ran = "realesr-animevideov3" + ("-x2" if scale == 2 else "")
+        model = summary["provenance"]["model"]
+        assert (model["name"], model["scale"]) == (ran, scale)
+        assert summary["provenance"]["decisions"]["size"]["value"] == f"{64 * scale}x{48 * scale}"
         assert summary["model_scale"]["resize"] == {
             "kind": "none",
             "factor": 1.0,

@@ -222,7 +222,6 @@ def test_stabiliser_option_changes_frames_only_slightly(batch, tmp_path):
         str(work / "shards" / "0000.mkv"),
         str(work / "probe.json"),
         str(out),
-        model="realesr-animevideov3",
         settings={"backend": "torch", "stabilize": 0.7},
     )
     _, plain = video_frames(work / "upscaled" / "0000.mkv")

@@ -71,9 +71,11 @@ def test_reencoded_audio_run_carries_provenance_in_file_and_summary(tmp_path, ma
     assert codecs == ["h264", "aac"]
     assert json.loads(streams)["streams"][0]["width"] == 128  # output.size took effect
     tag = probe_tags(out)["comment"]
-    assert tag.startswith("vsr 0.1.0") and "model bicubic x4" in tag and "no GAN" in tag
+    # 128x96 is twice the source: x2 ran, and the tag and the summary say so.
+    assert tag.startswith("vsr 0.1.0") and "model bicubic-x2 x2;" in tag and "no GAN" in tag
     summary = json.loads((tmp_path / "x.summary.json").read_text())
     provenance = summary["provenance"]
+    assert (provenance["model"]["name"], provenance["model"]["scale"]) == ("bicubic-x2", 2)
     assert provenance["tool"]["version"] == "0.1.0"
     assert provenance["model"]["synthesises_detail"] is False
     assert provenance["settings"]["encode"]["crf"] == 30

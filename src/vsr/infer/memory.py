@@ -16,7 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vsr.models.registry import ModelSpec
+    from vsr.models.spec import ModelSpec
 
 # Per output pixel: the fp32 copy `_store` rounds (RGB, 12 bytes).
 STORE_BYTES_PER_PIXEL = 12
@@ -91,16 +91,14 @@ def fit(batch_size: int, fits: int, limit: bool) -> int:
     return max(1, min(batch_size, fits)) if limit else batch_size
 
 
-# Peak activation memory per *input* pixel at fp32 of an x4 network, by spandrel architecture id:
-# peak-RSS growth of one CPU forward pass divided by its pixels (320x180 to 640x360 inputs, NCHW).
-ACTIVATION_BYTES_PER_PIXEL = {"Compact": 1_600, "ESRGAN": 14_000, "DAT": 17_000, "bicubic": 400}
-UNKNOWN_ARCH_BYTES_PER_PIXEL = 32_000  # conservative: transformers keep attention maps
+# Activation bytes per output pixel for a model whose family has no measured figure (a checkpoint
+# of an unknown architecture): conservative, as transformers keep attention maps.
+UNKNOWN_BYTES_PER_OUTPUT_PIXEL = 2_000
+# The families' figures are measured at x4 (`ModelSpec.bytes_per_output_pixel`).
 MEASURED_SCALE = 4
-# What of it sits at the output's size, per output pixel: `bicubic` is all output (400 B per input
-# pixel at x4 = 25 B per output pixel); the other networks' output tensors cost the same.
+# What of it sits at the output's size, per output pixel: plain interpolation is all output
+# (400 B per input pixel at x4 = 25 B per output pixel); the networks' output tensors cost the same.
 OUTPUT_BYTES_PER_PIXEL = 25
-# The registry's architecture names, as spandrel's ids.
-ARCH_IDS = {"SRVGGNetCompact": "Compact", "RRDBNet": "ESRGAN", "DAT": "DAT", "bicubic": "bicubic"}
 
 # The job around the model: torch, weights, decoder and encoder threads.
 RUNTIME_MB = 1_500
@@ -109,10 +107,14 @@ RUNTIME_MB = 1_500
 FRAME_BYTES_PER_OUTPUT_PIXEL = 40
 
 
-def activation_bytes_per_pixel(arch_id: str, scale: int, net_scale: int | None = None) -> float:
-    """fp32 bytes per input pixel of one forward pass at `scale` (`net_scale`: the network's own
-    scale where a fixed resize follows it)."""
-    measured = ACTIVATION_BYTES_PER_PIXEL.get(arch_id, UNKNOWN_ARCH_BYTES_PER_PIXEL)
+def activation_bytes_per_pixel(
+    bytes_per_output_pixel: float | None, scale: int, net_scale: int | None = None
+) -> float:
+    """fp32 bytes per input pixel of one forward pass at `scale`, from the family's measured
+    bytes per output pixel (None: not measured); `net_scale`: the network's own scale where a
+    fixed resize follows it."""
+    per_output = bytes_per_output_pixel or UNKNOWN_BYTES_PER_OUTPUT_PIXEL
+    measured = per_output * MEASURED_SCALE**2
     body = max(measured - OUTPUT_BYTES_PER_PIXEL * MEASURED_SCALE**2, 0)
     made = net_scale or scale
     resized = scale**2 if made != scale else 0
@@ -122,25 +124,25 @@ def activation_bytes_per_pixel(arch_id: str, scale: int, net_scale: int | None =
 def upscale_job_mb(
     width: int,
     height: int,
-    scale: int,
-    arch: str,
+    spec: ModelSpec,
     settings: dict[str, Any],
-    net_scale: int | None = None,
 ) -> int:
-    """Peak memory (MB) of an upscale job on `width`x`height` pictures at `scale`: the runtime,
-    activations (tiling keeps them within `memory_budget_mb`) and the output-sized frames."""
+    """Peak memory (MB) of an upscale job running `spec` on `width`x`height` pictures: the
+    runtime, activations (tiling keeps them within `memory_budget_mb`) and the output-sized
+    frames. `settings`: the validated config's `upscale` section."""
     # auto (0) as the CPU sizes it: a GPU job's batches and activations live on the device,
     # and the uint8 frames its host holds are well under the float frames counted here.
-    batch = int(settings.get("batch_size", 0)) or CPU_BATCH
-    budget_mb = int(settings.get("memory_budget_mb", 0)) or CPU_BUDGET_MB
-    per_pixel = activation_bytes_per_pixel(ARCH_IDS.get(arch, arch), scale, net_scale)
+    batch = settings["batch_size"] or CPU_BATCH
+    budget_mb = settings["memory_budget_mb"] or CPU_BUDGET_MB
+    scale = spec.scale
+    per_pixel = activation_bytes_per_pixel(spec.bytes_per_output_pixel, scale, spec.net_scale)
     activations = min(width * height * batch * per_pixel / 2**20, budget_mb)
     frames = width * height * scale**2 * batch * FRAME_BYTES_PER_OUTPUT_PIXEL / 2**20
     return int(RUNTIME_MB + activations + frames)
 
 
 @functools.lru_cache(maxsize=64)
-def _family(model: str) -> ModelSpec:
+def _spec(model: str) -> ModelSpec:
     """The model's spec, once per process: a checkpoint given by path is read to learn it, and
     the workflow asks for every shard's job."""
     from vsr.models.registry import resolve_model
@@ -148,12 +150,10 @@ def _family(model: str) -> ModelSpec:
     return resolve_model(model)
 
 
-def upscale_job_mb_for(model: str, settings: dict[str, Any], info: dict[str, Any]) -> int:
-    """`upscale_job_mb` for one title: its picture size, and the model at the chosen scale."""
-    from vsr.media.model_scale import choose_scale, model_frame
-    from vsr.models.registry import at_scale
+def upscale_job_mb_for(settings: dict[str, Any], info: dict[str, Any]) -> int:
+    """`upscale_job_mb` for one title: its picture size, and the model at the scale its picture
+    plan chose (probe.json)."""
+    from vsr.media.model_scale import model_frame, planned
 
-    family = _family(model)
-    spec = at_scale(family, choose_scale(family.all_scales, settings.get("scale"), info, model))
     width, height = model_frame(info, 1)
-    return upscale_job_mb(width, height, spec.scale, spec.arch, settings, spec.net_scale)
+    return upscale_job_mb(width, height, _spec(planned(info)["model"]), settings)

@@ -34,8 +34,8 @@ from vsr.infer.memory import (
     is_out_of_memory,
 )
 from vsr.infer.transfer import Transfer
-from vsr.models import open_model
-from vsr.models.registry import ncnn_runtime_files
+from vsr.models.registry import open_model
+from vsr.models.weights import ncnn_runtime_files
 
 # A direct caller gets what a workflow run gets: the config's `upscale` defaults.
 DEFAULTS = section("upscale")
@@ -137,7 +137,7 @@ class Upscaler:
         # The scale comes from the model; a fixed resize after a network runs it at its own.
         net_scale = getattr(self._descriptor.model, "net_scale", None)
         self.bytes_per_pixel = activation_bytes_per_pixel(
-            self._descriptor.architecture.id, self.scale, net_scale
+            spec.bytes_per_output_pixel, self.scale, net_scale
         ) * (torch.finfo(self.dtype).bits / 32)
         # Auto: what is free once the model (and any backend's engine) is on the device.
         self.budget_bytes = memory_budget_mb * 2**20 or auto_budget_bytes(

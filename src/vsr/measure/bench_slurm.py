@@ -83,19 +83,19 @@ def step_times(work: Path) -> list[dict[str, Any]]:
     return [{"name": p.stem, **json.loads(p.read_text())} for p in timings]
 
 
-def sbatch_upscale(shards: list[Path], probe: Path, out: Path, model: str, cpus: int) -> list[str]:
-    """A `sbatch --wait` command upscaling `shards` one after the other in one job."""
+def sbatch_upscale(shards: list[Path], probe: Path, out: Path, cpus: int) -> list[str]:
+    """A `sbatch --wait` command upscaling `shards` one after the other in one job (by the
+    model the probe's picture plan chose)."""
     settings = shlex.quote(json.dumps({"backend": "torch", "device": "cpu"}))
     steps = [
-        f"{VSR} step upscale {s} {probe} {out / s.name} --model {model} --threads {cpus} "
-        f"--settings {settings}"
+        f"{VSR} step upscale {s} {probe} {out / s.name} --threads {cpus} --settings {settings}"
         for s in shards
     ]
     options = ["-Q", "-p", "cpu", "-c", str(cpus), "--mem", "3000", "-t", "30", "-o", "/dev/null"]
     return ["sbatch", "--wait", *options, "--wrap", " && ".join(steps)]
 
 
-def concurrency(work: Path, model: str, cpus: int) -> dict[str, Any]:
+def concurrency(work: Path, cpus: int) -> dict[str, Any]:
     """Two shards: one job with `cpus` CPUs in turn, vs two jobs with cpus // 2 at once."""
     video = video_paths(work / "results", "clip")
     shards = sorted(video.shards.glob("*.mkv"))[:2]
@@ -104,11 +104,11 @@ def concurrency(work: Path, model: str, cpus: int) -> dict[str, Any]:
     out.mkdir(exist_ok=True)
     frames = _frames(shards)
     start = time.perf_counter()
-    subprocess.run(sbatch_upscale(shards, probe, out, model, cpus), check=True)
+    subprocess.run(sbatch_upscale(shards, probe, out, cpus), check=True)
     one_job = time.perf_counter() - start
     half = max(1, cpus // 2)
     start = time.perf_counter()
-    pending = [subprocess.Popen(sbatch_upscale([s], probe, out, model, half)) for s in shards]
+    pending = [subprocess.Popen(sbatch_upscale([s], probe, out, half)) for s in shards]
     if any(p.wait(timeout=TIMEOUT_S) for p in pending):
         raise RuntimeError("a concurrent upscale job failed")
     two_jobs = time.perf_counter() - start
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True)
         results[profile] = run_workflow(work, clip, args.model, profile, args.shard_frames)
         print(f"{profile}: {results[profile]['seconds']:.1f} s")
-    results["concurrency"] = concurrency(out / "slurm", args.model, cpus=2)
+    results["concurrency"] = concurrency(out / "slurm", cpus=2)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results["concurrency"], indent=2))
     print(f"wrote {out / 'results.json'}")

@@ -153,7 +153,12 @@ class Runner:
 
 
 def is_perceptual(model: str) -> bool:
-    return model.startswith("realesr")
+    """Whether the model's family synthesises detail (GAN-trained: scored for looks, not PSNR);
+    `model` may carry a `+stabilize...` suffix (a stabilised row of it)."""
+    from vsr.models.catalogue import family_of
+
+    family = family_of(model.partition("+")[0])
+    return bool(family and family.synthesises_detail)
 
 
 def score(item: Item, model: str, out: list[np.ndarray], seconds: float) -> dict[str, Any]:

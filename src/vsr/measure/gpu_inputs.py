@@ -1,13 +1,12 @@
 """What `vsr.measure.gpu_check` feeds the device: real pictures, a 10-bit frame with white at
-65535, a small Swin2SR checkpoint written on the spot (no download), fp16 arithmetic on the CPU,
-an injected out-of-memory error, and a sampler of the GPU's busy share."""
+65535, fp16 arithmetic on the CPU, an injected out-of-memory error, and a sampler of the GPU's
+busy share."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import threading
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,15 +24,6 @@ def picture(height: int, width: int, top: int = 100) -> np.ndarray:
     return np.ascontiguousarray(photo[top : top + height, :width])
 
 
-def write_tiny_swin2sr(folder: Path) -> Path:
-    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
-
-    config = Swin2SRConfig(embed_dim=12, depths=[1], num_heads=[2], window_size=8, upscale=4)
-    torch.manual_seed(0)
-    Swin2SRForImageSuperResolution(config).eval().save_pretrained(folder)
-    return folder
-
-
 def ten_bit_frame(side: int) -> np.ndarray:
     """A 10-bit picture as swscale's rgb48le gives it (<< 6), with a white patch at 65535."""
     frame = (picture(side, side).astype(np.uint16) * 4 + 3) << 6
@@ -42,7 +32,7 @@ def ten_bit_frame(side: int) -> np.ndarray:
 
 
 def computing_in_fp16(upscaler: Upscaler) -> Upscaler:
-    """The same Upscaler computing in fp16, as `precision: auto` runs Compact/ESRGAN models on
+    """The same Upscaler computing in fp16, as `precision: auto` runs fp16-capable models on
     CUDA (torch runs fp16 convolutions on the CPU too; the Upscaler allows it on CUDA only)."""
     upscaler._descriptor.to(torch.float16)
     upscaler.dtype, upscaler.precision = torch.float16, "fp16"

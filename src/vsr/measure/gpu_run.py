@@ -124,8 +124,8 @@ def pipeline(model: str, label: str, size: tuple[int, int], work: Path, device: 
     timing = {name: folder / f"timing-{name}.json" for name in steps}
     threads = str(os.cpu_count() or 1)
     start = time.perf_counter()
-    step("probe", str(clip), str(probe), "--picture", '{"crop": "off"}', "--timing",
-         str(timing["probe"]))  # fmt: skip
+    step("probe", str(clip), str(probe), "--picture", '{"crop": "off"}', "--model", model,
+         "--timing", str(timing["probe"]))  # fmt: skip
     step("split", str(clip), str(probe), str(shards), "--shard-frames", str(frames),
          "--timing", str(timing["split"]))  # fmt: skip
     shard = read_json(shards / "index.json")["shards"][0]["name"]
@@ -133,7 +133,7 @@ def pipeline(model: str, label: str, size: tuple[int, int], work: Path, device: 
     settings = {"device": device.type, "allocator": "system", "backend": "torch"}
     sampler = BusySampler(device.index or 0) if device.type == "cuda" else None
     with sampler or contextlib.nullcontext():
-        step("upscale", str(shards / f"{shard}.mkv"), str(probe), str(upscaled), "--model", model,
+        step("upscale", str(shards / f"{shard}.mkv"), str(probe), str(upscaled),
              "--settings", json.dumps(settings), "--threads", threads,
              "--timing", str(timing["upscale"]))  # fmt: skip
     step("encode", str(upscaled), str(shards / "index.json"), shard, str(probe), str(final),

@@ -70,7 +70,7 @@ def pipeline(clip: Path, work: Path, shard_frames: int, design: str) -> dict[str
     work.mkdir(parents=True, exist_ok=True)
     probe, shards = work / "probe.json", work / "shards"
     seconds: dict[str, float] = {}
-    seconds["probe"] = timed([*VSR_STEP, "probe", str(clip), str(probe)])
+    seconds["probe"] = timed([*VSR_STEP, "probe", str(clip), str(probe), "--model", "bicubic"])
     seconds["split"] = timed(
         [
             *VSR_STEP,
@@ -90,7 +90,7 @@ def pipeline(clip: Path, work: Path, shard_frames: int, design: str) -> dict[str
     for name in names:
         shard, segment = shards / f"{name}.mkv", work / "segments" / f"{name}.mp4"
         segment.parent.mkdir(exist_ok=True)
-        model = ["--model", "bicubic", "--settings", up, "--threads", "1"]
+        model = ["--settings", up, "--threads", "1"]
         if design == "none":
             seconds["upscale"] += timed(
                 [*FUSED, str(shard), str(probe), index, name, str(segment), *model, "--encode", enc]

@@ -38,6 +38,18 @@ ENCODE = {"codec": "libx264", "crf": 18, "preset": "medium", "options": {}}
 LOSSLESS = {"codec": "libx264", "crf": 0, "preset": "ultrafast", "options": {}}
 
 
+# Models slower than this on the CPU run on a crop of each case; faster than FAST, on 4x the frames.
+SLOW_MPX_PER_S, FAST_MPX_PER_S = 0.01, 1.0
+
+
+def cpu_rate(model: str) -> float:
+    """The model's calibrated CPU throughput (source Mpx/s; 0 where not measured)."""
+    from vsr.models.catalogue import family_of
+
+    family = family_of(model)
+    return (family.cost.get("cpu") if family else None) or 0.0
+
+
 def step(*args: str) -> None:
     subprocess.run([*VSR_STEP, *args], check=True, stdout=subprocess.DEVNULL)
 
@@ -59,13 +71,19 @@ def run_scale(
     model: str, scale: str, work: Path, prepared: tuple[Path, Path, Path], threads: int, encode
 ) -> dict[str, Any]:
     """The upscale and encode steps at one `upscale.scale`; their timing records."""
-    probe, shards, shard = prepared
+    from vsr.models.registry import model_for_title
+
+    source_probe, shards, shard = prepared
     out = work / f"x{scale}"
     out.mkdir(parents=True, exist_ok=True)
+    # The probe step's plan for this model and scale, on the probe made once for the clip.
+    info, probe = read_json(source_probe), out / "probe.json"
+    info["picture"]["model_scale"] = model_for_title(model, scale, info)
+    write_json(probe, info)
     upscaled, final = out / "upscaled.mkv", out / "final.mp4"
-    settings = json.dumps({**UPSCALE, "scale": scale})
+    settings = json.dumps(UPSCALE)
     up_timing, enc_timing = out / "upscale.json", out / "encode.json"
-    step("upscale", str(shard), str(probe), str(upscaled), "--model", model,
+    step("upscale", str(shard), str(probe), str(upscaled),
          "--settings", settings, "--threads", str(threads), "--timing", str(up_timing))  # fmt: skip
     step("encode", str(upscaled), str(shards / "index.json"), shard.stem, str(probe), str(final),
          "--settings", json.dumps(encode), "--threads", str(threads),
@@ -90,7 +108,7 @@ def bench_case(
     model: str, case: str, frames: int, threads: int, work: Path, crop: float
 ) -> dict[str, Any]:
     source = CASES[case]
-    fraction = crop if model == "dat-light" else 1.0
+    fraction = crop if cpu_rate(model) < SLOW_MPX_PER_S else 1.0
     size = tuple(_even(v * fraction) for v in source)
     target = tuple(_even(v * fraction) for v in TARGET)
     folder = work / model / case
@@ -190,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     results: dict[str, Any] = {"threads": args.threads, "cases": []}
     for model in args.models:
-        frames = args.frames * 4 if model == "bicubic" else args.frames
+        frames = args.frames * 4 if cpu_rate(model) >= FAST_MPX_PER_S else args.frames
         for case in args.cases:
             row = bench_case(model, case, frames, args.threads, work, args.dat_crop)
             results["cases"].append(row)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from vsr.media.model_scale import planned
 from vsr.media.picture import output_geometry, picture_size
 
 MODE_WORDS = {
@@ -44,10 +45,13 @@ def crop_text(info: dict[str, Any]) -> str:
     return f"{crop['w']}:{crop['h']}:{crop['x']}:{crop['y']}" if crop else "none"
 
 
-def decisions(info: dict[str, Any], container: str, scale: int = 4) -> dict[str, dict[str, Any]]:
-    """{name: {"value", "why", "evidence"}} for scan, fields, crop, output size and container."""
-    picture = info.get("picture") or {}
-    settings = picture.get("settings") or {}
+def decisions(info: dict[str, Any], container: str) -> dict[str, dict[str, Any]]:
+    """{name: {"value", "why", "evidence"}} for scan, fields, crop, model, output size and
+    container, from the probe's picture plan (its settings are complete: the plan checked them)."""
+    picture = info["picture"]
+    settings = picture["settings"]
+    chosen = planned(info)
+    scale = chosen["scale"]
     scan = picture.get("scan") or {}
     fields = picture.get("fields") or {}
     bars = picture.get("bars") or {}
@@ -56,9 +60,9 @@ def decisions(info: dict[str, Any], container: str, scale: int = 4) -> dict[str,
     turned = (video.get("rotation", 0) // 90) % 2 == 1
     model_w, model_h = (height, width) if turned else (width, height)
     shape = output_geometry(info, model_w * scale, model_h * scale)
-    deinterlace = settings.get("deinterlace", "auto")
+    deinterlace = settings["deinterlace"]
     contract = fields.get("frames_per_source_frame", "1")
-    crop_setting = settings.get("crop", "auto")
+    crop_setting = settings["crop"]
     result = {
         "scan": {
             "value": scan_text(info),
@@ -82,6 +86,16 @@ def decisions(info: dict[str, Any], container: str, scale: int = 4) -> dict[str,
                 else f"crop={crop_setting}"
             ),
             "evidence": bars.get("bars") if bars else None,
+        },
+        "model": {
+            "value": chosen["model"],
+            "why": f"x{scale}: "
+            + (
+                f"resized {chosen['resize']['from']} -> {chosen['resize']['to']} after it"
+                if chosen["resize"]["kind"] != "none"
+                else "its output is the final size"
+            ),
+            "evidence": chosen,
         },
         "size": {
             "value": f"{shape['width']}x{shape['height']}",

@@ -1,5 +1,9 @@
 """Which of a model family's scales a title gets, and the resize the picture gets after it.
 
+Decided once, in the probe step's picture plan, and stored in probe.json under
+`picture.model_scale` (`planned`): split, upscale, encode, the summary, provenance and `vsr plan`
+read it from there.
+
 `upscale.scale: auto` takes the smallest scale whose model output already covers the final
 picture (`output.size` fitted inside with the display aspect kept, after any crop and with bars
 padded back), so nothing is made at a size only to be thrown away; with no `output.size` it
@@ -83,3 +87,12 @@ def choose_scale(scales: tuple[int, ...], requested: Any, info: dict[str, Any], 
     if not settings.get("size"):
         return DEFAULT_SCALE if DEFAULT_SCALE in scales else max(scales)
     return next((s for s in sorted(scales) if reaches(info, s)), max(scales))
+
+
+def planned(info: dict[str, Any]) -> dict[str, Any]:
+    """The picture plan's model record: `model` (the name of the model that runs, at its scale),
+    `scale`, `model_size` and the `resize` after it (see `resize_after`)."""
+    record = (info.get("picture") or {}).get("model_scale")
+    if not record:
+        raise VsrError("probe.json", "its picture plan has no model scale (probe with a model)")
+    return record

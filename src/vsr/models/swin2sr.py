@@ -1,28 +1,23 @@
 """Swin2SR (Marcos V. Conde et al., ECCVW 2022) through Hugging Face transformers.
 
-A model is named `swin2sr` (the registry's default hub checkpoint), `swin2sr:<hub id>` or
+A model is named `swin2sr` (the default hub checkpoint), `swin2sr:<hub id>` or
 `swin2sr:<folder>`, or given as a folder written by `save_pretrained` (its config.json says
-`"model_type": "swin2sr"`). The transformers model is wrapped as a spandrel descriptor so the
-`Upscaler` runs it like any other model: input padded (reflect) to a multiple of the attention
-window, which Swin2SR needs, and the output cropped back to 4x the input.
-
-transformers is imported only when a Swin2SR model is loaded (it costs seconds to import).
+`"model_type": "swin2sr"`). No Swin2SR weights ship offline: gpu-check runs a small random
+checkpoint it writes itself. The network and transformers load only when a model is built
+(`swin2sr_net.py`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import spandrel
-import torch
+from typing import TYPE_CHECKING
 
 from vsr.errors import VsrError
+from vsr.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from vsr.models.registry import ModelSpec
+    import spandrel
 
 PREFIX = "swin2sr:"
 DEFAULT_HUB_ID = "caidas/swin2SR-classical-sr-x4-64"
@@ -42,99 +37,72 @@ def _config_model_type(folder: Path) -> str | None:
         return None
 
 
+def _descriptor(source: str) -> spandrel.ImageModelDescriptor:
+    from vsr.models import swin2sr_net
+
+    folder = Path(source).expanduser()
+    if folder.is_dir() and _config_model_type(folder) != MODEL_TYPE:
+        raise VsrError(folder, "not a Swin2SR checkpoint folder (config.json model_type)")
+    return swin2sr_net.build_descriptor(swin2sr_net.load_pretrained(source))
+
+
 def load(spec: ModelSpec) -> spandrel.ImageModelDescriptor:
-    """Loader for the registry entry `swin2sr`: the default hub checkpoint."""
-    return build_descriptor(load_pretrained(DEFAULT_HUB_ID))
+    """Loader of the family entry `swin2sr`: the default hub checkpoint."""
+    return _descriptor(DEFAULT_HUB_ID)
 
 
 def open_reference(name: str) -> tuple[ModelSpec, spandrel.ImageModelDescriptor]:
-    from vsr.models.registry import ModelSpec
-
     source = name.removeprefix(PREFIX)
     if not source:
         raise VsrError(name, f"empty Swin2SR reference (use {PREFIX}<hub id or folder>)")
-    descriptor = build_descriptor(load_pretrained(source))
+    descriptor = _descriptor(source)
+    family = FAMILIES[0]
     spec = ModelSpec(
         name=name,
         scale=descriptor.scale,
-        arch="Swin2SR",
+        arch=family.arch,
+        arch_id=family.arch_id,
         licence="see the checkpoint's source",
         source=source,
         params=sum(p.numel() for p in descriptor.model.parameters()),
         path=Path(source) if Path(source).is_dir() else None,
+        precisions=family.precisions,
+        bytes_per_output_pixel=family.bytes_per_output_pixel,
+        synthesises_detail=None,
     )
     return spec, descriptor
 
 
-def load_pretrained(source: str) -> torch.nn.Module:
-    """A Swin2SRForImageSuperResolution from a local folder or a hub id (cache first)."""
-    from transformers import Swin2SRForImageSuperResolution
+def write_tiny_checkpoint(folder: Path) -> str:
+    """A small random Swin2SR x4 (window 8) saved with `save_pretrained`: gpu-check's input."""
+    import torch
+    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
 
-    folder = Path(source).expanduser()
-    if folder.is_dir():
-        if _config_model_type(folder) != MODEL_TYPE:
-            raise VsrError(folder, "not a Swin2SR checkpoint folder (config.json model_type)")
-        return _from_pretrained(Swin2SRForImageSuperResolution, str(folder), source, True)
-    if folder.suffix or source.count("/") != 1:
-        raise VsrError(source, "not a folder nor a Hugging Face hub id (owner/name)")
-    try:  # the local Hugging Face cache first: no network when the checkpoint is there
-        return _from_pretrained(Swin2SRForImageSuperResolution, source, source, True)
-    except VsrError:
-        if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-            raise VsrError(
-                source, "not in the Hugging Face cache and HF_HUB_OFFLINE is set"
-            ) from None
-    return _from_pretrained(Swin2SRForImageSuperResolution, source, source, False)
+    torch.manual_seed(0)
+    config = Swin2SRConfig(embed_dim=12, depths=[1], num_heads=[2], window_size=8, upscale=4)
+    folder.mkdir(parents=True, exist_ok=True)
+    Swin2SRForImageSuperResolution(config).eval().save_pretrained(folder)
+    return str(folder)
 
 
-def _from_pretrained(cls: Any, where: str, label: str, local_only: bool) -> torch.nn.Module:
-    try:
-        model = cls.from_pretrained(where, local_files_only=local_only)
-    except (OSError, ValueError) as error:
-        reason = " ".join(str(error).split())[:200]
-        raise VsrError(label, f"cannot load the Swin2SR checkpoint ({reason})") from None
-    return model.eval()
-
-
-class Swin2SRImage(torch.nn.Module):
-    """(N,3,H,W) in [0,1] -> (N,3,sH,sW): the transformers model's reconstruction."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=image, return_dict=True).reconstruction
-
-
-class _Swin2SRArch(spandrel.Architecture[Swin2SRImage]):
-    """Names the architecture for spandrel; weights never come through spandrel's detection."""
-
-    def __init__(self) -> None:
-        super().__init__(id="Swin2SR-transformers", name="Swin2SR", detect=lambda _: False)
-
-    def load(self, state_dict: Any) -> spandrel.ImageModelDescriptor[Swin2SRImage]:
-        raise NotImplementedError("built from transformers checkpoints only")
-
-
-def build_descriptor(model: torch.nn.Module) -> spandrel.ImageModelDescriptor:
-    config = model.config
-    if config.num_channels != 3 or getattr(config, "num_channels_out", 3) != 3:
-        raise VsrError(config.name_or_path, "model must map RGB to RGB (3 channels in and out)")
-    wrapped = Swin2SRImage(model).eval()
-    return spandrel.ImageModelDescriptor(
-        wrapped,
-        wrapped.state_dict(),
-        architecture=_Swin2SRArch(),
-        purpose="SR",
-        tags=[f"{config.embed_dim}dim", f"w{config.window_size}", config.upsampler],
-        # As spandrel's own Swin2SR: attention overflows in fp16 (precision auto takes bf16).
-        supports_half=False,
-        supports_bfloat16=True,
-        scale=config.upscale,
-        input_channels=3,
-        output_channels=3,
-        # Shifted-window attention needs H and W multiples of the window: spandrel pads
-        # (reflect, then replicate for tiny inputs) and crops the output back.
-        size_requirements=spandrel.SizeRequirements(multiple_of=config.window_size),
-    )
+FAMILIES = (
+    ModelSpec(
+        name="swin2sr",
+        scale=4,
+        arch="Swin2SR",
+        arch_id="Swin2SR-transformers",
+        licence="Apache-2.0 (code); weights: per checkpoint",
+        source=(
+            "Swin2SR, Marcos V. Conde et al., ECCVW 2022, via transformers; "
+            f"Hugging Face {DEFAULT_HUB_ID} (or {PREFIX}<hub id|folder>)"
+        ),
+        loader=load,
+        note=f"a {PREFIX}<hub id|folder> checkpoint has its own scale",
+        # Attention overflows in fp16 (as spandrel's own Swin2SR).
+        precisions=("fp32", "bf16"),
+        # 22,100 B per input pixel at x4: peak-RSS growth of one CPU fp32 pass of the default
+        # checkpoint's network (embed 180, 6x6 blocks, window 8), 192x128 input
+        bytes_per_output_pixel=1_380,
+        gpu_check=write_tiny_checkpoint,
+    ),
+)

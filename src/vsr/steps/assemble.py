@@ -62,8 +62,13 @@ def assemble(
 ) -> dict[str, Any]:
     """Write the final video `out` (.mp4 or .mkv) from the segments and the source's streams
     (`audio="reencode"`: audio the container cannot copy becomes AAC; `comment`: the file's
-    provenance tag)."""
+    provenance tag, by default that of the model the probe's picture plan chose)."""
     info = read_json(probe_json)
+    chosen = (info.get("picture") or {}).get("model_scale")
+    if comment is None and chosen:
+        from vsr.models.provenance import file_tag
+
+        comment = file_tag(chosen["model"])
     suffix = Path(out).suffix.lower()
     if suffix not in MUXER:
         raise VsrError(out, f"unsupported output container {suffix!r} (use .mp4 or .mkv)")
@@ -182,17 +187,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segments", nargs="+", required=True)
     parser.add_argument("--timing")
     parser.add_argument("--audio", choices=("copy", "reencode"), default="copy")
-    parser.add_argument("--model", help="the model's name: the output's provenance tag")
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step assemble SOURCE PROBE OUT --segments SEG... [--audio copy|reencode]
-    [--model NAME]`: the final video OUT."""
-    comment = None
-    if args.model:
-        from vsr.models.provenance import file_tag
-
-        comment = file_tag(args.model)
+    """`vsr step assemble SOURCE PROBE OUT --segments SEG... [--audio copy|reencode]`: the final
+    video OUT."""
     assemble(
         args.source,
         args.probe,
@@ -200,5 +199,4 @@ def run(args: argparse.Namespace) -> None:
         args.out,
         timing_json=args.timing,
         audio=args.audio,
-        comment=comment,
     )

@@ -27,7 +27,6 @@ def upscale_encode_shard(
     shard: str,
     out: str,
     *,
-    model: str,
     settings: dict[str, Any] | None = None,
     encode: dict[str, Any] | None = None,
     threads: int | None = None,
@@ -51,7 +50,6 @@ def upscale_encode_shard(
         shard_path,
         probe_json,
         out,
-        model=model,
         settings=settings,
         threads=threads,
         progress_json=progress_json,
@@ -63,7 +61,6 @@ def upscale_encode_shard(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("shard", "probe", "index", "name", "out"):
         parser.add_argument(name)
-    parser.add_argument("--model", required=True)
     parser.add_argument("--settings", default="{}", help="JSON: the config's `upscale` section")
     parser.add_argument("--encode", default="{}", help="JSON: the config's `encode` section")
     parser.add_argument("--threads", type=int)
@@ -72,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step fused SHARD PROBE INDEX NAME OUT --model M [--settings JSON] [--encode JSON]`:
+    """`vsr step fused SHARD PROBE INDEX NAME OUT [--settings JSON] [--encode JSON]`:
     the final segment OUT of shard NAME, upscaled and encoded in one job."""
     settings = upscale_settings(args.settings)
     upscale_encode_shard(
@@ -81,7 +78,6 @@ def run(args: argparse.Namespace) -> None:
         args.index,
         args.name,
         args.out,
-        model=args.model,
         settings=settings,
         encode=json.loads(args.encode),
         threads=args.threads,

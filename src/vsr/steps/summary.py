@@ -45,15 +45,6 @@ def collect_devices(timing_files: list[str]) -> dict[str, Any] | None:
     return reports[0] if len(reports) == 1 else {**reports[0], "others": reports[1:]}
 
 
-def model_scale(timing_files: list[str]) -> dict[str, Any] | None:
-    """The scale the model ran at and the resize after it, as the upscale jobs recorded them."""
-    for path in timing_files:
-        record = read_json(path)
-        if record.get("step") == "upscale" and record.get("model_scale"):
-            return record["model_scale"]
-    return None
-
-
 def write_summary(
     video_id: str,
     video_type: str,
@@ -83,7 +74,7 @@ def write_summary(
         "fields": index.get("fields"),
         "stages": collect_timings(timing_files),
         "device": collect_devices(timing_files),
-        "model_scale": model_scale(timing_files),
+        "model_scale": (info.get("picture") or {}).get("model_scale"),
         "output": str(Path(final).resolve()),
         "output_bytes": Path(final).stat().st_size,
         # One line per decision a person should check (empty: nothing to look at).
@@ -91,26 +82,25 @@ def write_summary(
     }
     if qc_json:  # the qc step's verdict: every check with its value and pass/fail
         summary["qc"] = read_json(qc_json)
-    summary["provenance"] = provenance(info, model, Path(final).suffix[1:], settings or {})
+    summary["provenance"] = provenance(info, Path(final).suffix[1:], settings or {})
     write_json(out, summary)
     return summary
 
 
-def provenance(
-    info: dict[str, Any], model: str, container: str, settings: dict[str, Any]
-) -> dict[str, Any]:
-    """What made the output: tool, model (weights sha256, licence, GAN or not), every effective
-    setting (the run's config and this title's picture settings) and every decision with its
-    evidence."""
+def provenance(info: dict[str, Any], container: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """What made the output: tool, model (the one the picture plan chose, at its scale: weights
+    sha256, licence, GAN or not), every effective setting (the run's config and this title's
+    picture settings) and every decision with its evidence."""
     from vsr.media.decisions import decisions
+    from vsr.media.model_scale import planned
     from vsr.models import provenance as made_by
 
-    spec = made_by.model(model)
+    spec = made_by.model(planned(info)["model"])
     return {
         "tool": made_by.tool(),
         "model": spec,
         "settings": {**settings, "picture": (info.get("picture") or {}).get("settings")},
-        "decisions": decisions(info, container, spec["scale"]),
+        "decisions": decisions(info, container),
     }
 
 

@@ -1,5 +1,5 @@
-"""The `upscale` step (the GPU job): one lossless shard in, one upscaled lossless shard out, at
-the scale `upscale.scale` picks from the model's family for this title (vsr.media.model_scale).
+"""The `upscale` step (the GPU job): one lossless shard in, one upscaled lossless shard out, by
+the model at the scale the probe's picture plan chose for this title (vsr.media.model_scale).
 
 Decoding, inference and writing run in three threads joined by small queues, so the model never
 waits on video I/O (PyAV and torch both release the GIL in their heavy calls). Frames go to the
@@ -24,10 +24,9 @@ from vsr.defaults import section
 from vsr.errors import VsrError
 from vsr.infer.temporal import TemporalStabilizer
 from vsr.media import colour
-from vsr.media.model_scale import resize_after
+from vsr.media.model_scale import planned
 from vsr.media.picture import picture_size
 from vsr.media.videoio import LosslessWriter, read_frames
-from vsr.models.registry import model_for_title
 from vsr.util import StepTimer, atomic_output, read_json, reexec_with_jemalloc, write_json
 
 log = logging.getLogger(__name__)
@@ -160,14 +159,14 @@ def upscale_shard(
     probe_json: str,
     out: str,
     *,
-    model: str,
     settings: dict[str, Any] | None = None,
     threads: int | None = None,
     progress_json: str | None = None,
     timing_json: str | None = None,
     make_writer: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
-    """Upscale every frame of `shard` into the lossless shard `out` (at the chosen scale).
+    """Upscale every frame of `shard` into the lossless shard `out`, by the model and at the
+    scale `probe_json`'s picture plan chose.
 
     `settings` is the config's `upscale` section (model options and `stabilize`). `make_writer`
     (path, width, height, pix_fmt) -> a writer replaces the lossless one (see steps.fused)."""
@@ -188,9 +187,11 @@ def upscale_shard(
             yield np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
     with StepTimer("upscale", timing_json) as timer, atomic_output(out) as tmp:
-        chosen, spec = model_for_title(model, settings.get("scale"), info)
-        upscaler = make_upscaler(chosen, settings, threads, int(video.get("bit_depth", 8)))
+        chosen = planned(info)
+        upscaler = make_upscaler(chosen["model"], settings, threads, int(video.get("bit_depth", 8)))
         scale = upscaler.scale
+        if scale != chosen["scale"]:
+            raise VsrError(chosen["model"], f"makes x{scale}, the picture plan x{chosen['scale']}")
         # GANs add detail that can differ frame to frame; the stabiliser carries it along the
         # camera motion instead (docs/quality.md measures it). 8-bit frames only.
         stabilize = settings["stabilize"]
@@ -232,8 +233,8 @@ def upscale_shard(
         timer.extra.update(
             frames=progress.done,
             fps=progress.fps,
-            model=model,
-            model_scale={**resize_after(info, scale), "model": spec.name},
+            model=chosen["model"],
+            model_scale=chosen,
             device=upscaler.report,
         )
     return {"frames": progress.done, "fps": progress.fps}
@@ -283,7 +284,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shard")
     parser.add_argument("probe")
     parser.add_argument("out")
-    parser.add_argument("--model", required=True)
     parser.add_argument("--settings", default="{}", help="JSON: the config's `upscale` section")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--progress")
@@ -300,7 +300,7 @@ def upscale_settings(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> None:
-    """`vsr step upscale SHARD PROBE OUT --model M [--settings JSON] [--progress JSON]`: the
+    """`vsr step upscale SHARD PROBE OUT [--settings JSON] [--progress JSON]`: the
     upscaled lossless shard OUT; frames done/total/fps rewritten into the progress JSON while it
     runs."""
     settings = upscale_settings(args.settings)
@@ -308,7 +308,6 @@ def run(args: argparse.Namespace) -> None:
         args.shard,
         args.probe,
         args.out,
-        model=args.model,
         settings=settings,
         threads=args.threads,
         progress_json=args.progress,

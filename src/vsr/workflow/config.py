@@ -43,14 +43,17 @@ def _where(error) -> str:
     return "config " + ".".join(keys) if keys else "config"
 
 
-def check_config(config: dict[str, Any]) -> None:
-    """Validate against config/schema.yaml; the first error as one VsrError naming the key."""
+def check_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate against config/schema.yaml (the first error as one VsrError naming the key), then
+    fill in the schema's defaults for every key left out, in place: the one validation a run
+    makes, after which every reader trusts the config as it is."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if not errors:
-        return
+        _fill(config, defaults())
+        return config
     error = errors[0]
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -58,6 +61,14 @@ def check_config(config: dict[str, Any]) -> None:
         where = ".".join([*(str(k) for k in error.absolute_path), extra[0]])
         raise VsrError(f"config {where}", f"unknown key (known: {', '.join(allowed)})")
     raise VsrError(_where(error), " ".join(error.message.split()))
+
+
+def _fill(config: dict[str, Any], given: dict[str, Any]) -> None:
+    for key, value in given.items():
+        if key not in config:
+            config[key] = value
+        elif isinstance(value, dict) and isinstance(config[key], dict):
+            _fill(config[key], value)
 
 
 def effective_config(extra: dict[str, str]) -> dict[str, Any]:

@@ -39,17 +39,31 @@ def resolve_source(source: str, manifest: Path) -> str:
     return os.path.abspath(Path.cwd() / path)
 
 
+def check_model(model: str, scale: Any, where: str | None = None) -> None:
+    """`model` resolves and, at a `scale` (the validated config's upscale.scale) other than
+    auto, its family has that scale: one line naming `where` (else the model), before any work."""
+    from vsr.models.registry import model_at_scale, resolve_model
+
+    try:
+        resolve_model(model)
+    except VsrError as exc:
+        raise VsrError(where or exc.path, exc.problem) from None
+    if str(scale) != "auto":
+        try:
+            model_at_scale(model, int(scale))
+        except VsrError as exc:
+            named = f"model {model} {exc.problem}" if where else exc.problem
+            raise VsrError(where or exc.path, f"{named}; set upscale.scale") from None
+
+
 def load_manifest(
     path: str | Path, models: dict[str, str] | None = None, scale: Any = "auto"
 ) -> pd.DataFrame:
     """Read and validate the manifest; returns one row per video, indexed by id, with a model:
     the row's own, else `models[type]` (the config's), else the registry's default for the type.
     A `scale` (the config's upscale.scale) other than auto must be one the model's family has."""
-    from vsr.media.model_scale import check_scale
-    from vsr.media.picture import settings_from
-    from vsr.models.registry import DEFAULT_MODEL, model_at_scale, resolve_model
-
-    scale = check_scale(scale)
+    from vsr.media.picture import ROW_KEYS, settings_from
+    from vsr.models.registry import DEFAULT_MODEL
 
     default_models = {**DEFAULT_MODEL, **(models or {})}
     path = Path(path)
@@ -70,6 +84,8 @@ def load_manifest(
     if "model" not in table.columns:
         table["model"] = ""
     table = table.fillna("").map(str.strip)
+    for column in set(ROW_KEYS).intersection(table.columns):  # case-insensitive values
+        table[column] = table[column].str.lower()
 
     for row_number, row in enumerate(table.itertuples(index=False), start=2):
         where = f"{path}: row {row_number}"
@@ -79,15 +95,7 @@ def load_manifest(
             expected = " or ".join(VIDEO_TYPES)
             raise VsrError(where, f"unknown type {row.type!r} (expected {expected})")
         model = row.model or default_models[row.type]
-        try:
-            resolve_model(model)
-        except VsrError as exc:
-            raise VsrError(where, exc.problem) from None
-        if scale != "auto":
-            try:
-                model_at_scale(model, int(scale))
-            except VsrError as exc:
-                raise VsrError(where, f"model {model} {exc.problem}; set upscale.scale") from None
+        check_model(model, scale, where)
         try:  # optional per-video picture columns: deinterlace, crop, crop_pad, aspect, size
             settings_from({}, row._asdict())
         except VsrError as exc:

@@ -56,12 +56,14 @@ REVIEW_CONFIDENCE = 0.75  # a scan call less sure than this is shown to a person
 REVIEW_CROP_SHARE = 0.25  # bars taking more than this of the picture are shown too
 
 
-def probe_title(source: str, out_json: str, picture: dict, container: str, audio: str):
+def probe_title(
+    source: str, out_json: str, picture: dict, container: str, audio: str, model: str, scale: str
+):
     """One title's probe, as the probe step writes it; the error line when it fails."""
     from vsr.steps.probe import write_probe
 
     try:
-        write_probe(source, out_json, picture, container, audio)
+        write_probe(source, out_json, picture, container, audio, model, scale)
     except VsrError as exc:
         return str(exc)
     except Exception as exc:  # any failure is that title's, not the plan's
@@ -98,7 +100,14 @@ def probe_all(table, titles: Path, config: dict[str, Any], runs: Runs) -> dict[s
             out.parent.mkdir(parents=True, exist_ok=True)
             picture = settings_from(config, row.to_dict())
             jobs[video] = pool.submit(
-                probe_title, row["source"], str(out), picture, config["container"], config["audio"]
+                probe_title,
+                row["source"],
+                str(out),
+                picture,
+                config["container"],
+                config["audio"],
+                row["model"],
+                config["upscale"]["scale"],
             )
         return {video: job.result() for video, job in jobs.items()}
 
@@ -141,13 +150,12 @@ def plan_row(
     record: dict[str, Any] = {"id": row["id"], "model": row["model"], "source": row["source"]}
     if error or info is None:
         return {**record, "status": "error", "reason": error or "no probe"}
-    container = (
-        info["container_out"] if config.get("container", "auto") == "auto" else config["container"]
-    )
+    container = info["container_out"] if config["container"] == "auto" else config["container"]
     made = decisions(info, container)
     width, height = picture_size(info)
     frames = made["frames"]["value"]
-    seconds = model_seconds(row["model"], kind, width, height, frames)
+    record["model"] = made["model"]["value"]  # at the scale the picture plan chose
+    seconds = model_seconds(record["model"], kind, width, height, frames)
     need = intermediate_bytes(info, config)
     reasons = review_reasons(info)
     status, reason = ("review", "; ".join(reasons)) if reasons else ("ok", "")
@@ -192,7 +200,7 @@ def run_plan(
     check_config({**config, "manifest": "-", "results": str(out_dir)})
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = titles_from(inputs, out_dir, video_type, model)
-    table = load_manifest(manifest, config.get("models") or {})
+    table = load_manifest(manifest, config["models"], config["upscale"]["scale"])
     titles = out_dir / "titles"
     errors = probe_all(table, titles, config, runs)
     kind = "cuda" if runs.profile != "local" else device_kind(config["upscale"]["device"])

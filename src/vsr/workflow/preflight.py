@@ -37,9 +37,9 @@ def intermediate_bytes(info: dict[str, Any], settings: dict[str, Any]) -> int:
     video = info["video"]
     pixels = video["width"] * video["height"] * max(1, int(video.get("frames") or 0))
     per_px = SHARD_BYTES_PER_PX + 2 * ENCODED_BYTES_PER_PX
-    if settings.get("intermediate", "lossless") == "lossless":
+    if settings["intermediate"] == "lossless":
         # Without keep_upscaled, one 4x shard at a time per running job: count one in twenty.
-        kept = 1.0 if settings.get("keep_upscaled", True) else 0.05
+        kept = 1.0 if settings["keep_upscaled"] else 0.05
         per_px += UPSCALED_BYTES_PER_PX * kept
     return int(pixels * per_px)
 
@@ -95,7 +95,7 @@ def check_title(
             )
     container = container_for(settings, info)
     try:
-        check_container_fit(source_given, info, container, settings.get("audio", "copy"))
+        check_container_fit(source_given, info, container, settings["audio"])
     except VsrError as exc:
         raise VsrError(output_given or source_given, exc.problem) from None
     if work_folder is not None:

@@ -23,7 +23,7 @@ from vsr.media.probe import is_image
 from vsr.user_paths import absolute, check_input_file, check_output_path
 from vsr.workflow.config import check_config, effective_config, parse_items, snakemake_items
 from vsr.workflow.lock import WorkLock
-from vsr.workflow.manifest import write_manifest
+from vsr.workflow.manifest import check_model, write_manifest
 from vsr.workflow.preflight import check_title
 from vsr.workflow.progress import ProgressPrinter
 from vsr.workflow.snakemake import snakemake_command, snakemake_env
@@ -132,15 +132,9 @@ def upscale_file(
         output_given=output,
         work_folder=out.parent,
     )
-    if model:
-        from vsr.models.registry import resolve_model
+    from vsr.models.registry import DEFAULT_MODEL
 
-        resolve_model(model)
-    scale = (settings.get("upscale") or {}).get("scale", "auto")
-    if str(scale) != "auto":  # a scale the model's family lacks: one line, before any work
-        from vsr.models.registry import DEFAULT_MODEL, model_at_scale
-
-        model_at_scale(model or DEFAULT_MODEL[video_type], int(scale))
+    check_model(model or DEFAULT_MODEL[video_type], settings["upscale"]["scale"])
     work = upscale_work_dir(out)
     with WorkLock(work, output) as lock:
         return _run_workflow(

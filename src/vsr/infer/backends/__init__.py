@@ -14,7 +14,7 @@ is kept unless another backend beats it by a clear margin.
   converted weights; on CUDA the TensorRT (fp16 when asked, one shape profile) and CUDA
   execution providers of `onnxruntime-gpu` (requirements-gpu.txt), verified after loading,
   with IO binding on device memory; else the CPU one.
-- ncnn: the original Real-ESRGAN `.param`/`.bin` (CPU, fp32 arithmetic) for registry models
+- ncnn: a family's original `.param`/`.bin` as shipped (CPU, fp32 arithmetic) for registry models
   that ship them.
 """
 

@@ -16,7 +16,9 @@ from vsr.media.metrics import psnr_from_mse
 # Backends must agree with eager torch fp32 to within this PSNR (dB) on [0, 1] images; measured
 # differences are 55-70 dB (float summation order), while a real defect drops far below 40.
 QUALITY_DB = 45.0
-CALIBRATION_SIDE = 96  # pixels, first try: one x4plus pass at this size already takes ~1 s
+CALIBRATION_SIDE = (
+    96  # pixels, first try: the heaviest shipped network takes ~1 s at this size on a CPU
+)
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 

@@ -1,4 +1,4 @@
-"""ncnn: the original Real-ESRGAN `.param`/`.bin` (CPU, fp32 arithmetic)."""
+"""ncnn: a family's original `.param`/`.bin` as shipped (CPU, fp32 arithmetic)."""
 
 from __future__ import annotations
 

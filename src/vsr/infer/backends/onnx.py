@@ -57,8 +57,8 @@ def export_onnx(model: torch.nn.Module, dest: Path) -> None:
 
 
 class _PictureOnly(torch.nn.Module):
-    """The network called with the picture alone: its other forward arguments (Real-CUGAN's
-    `alpha`) keep their defaults, as constants of the graph, not inputs nobody feeds."""
+    """The network called with the picture alone: its other forward arguments (a denoising
+    strength, say) keep their defaults, as constants of the graph, not inputs nobody feeds."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
