@@ -37,13 +37,19 @@ WARMUP = 6  # frames after each seek that go through idet (state settles) but ar
 # Shares of a window's frames whose fields said something (combed + clean).
 DECIDED_MIN = 6  # fewer: the window says nothing (still or too little motion)
 PROGRESSIVE_MAX = 0.15  # combed share at or below which a window is progressive
-INTERLACED_MIN = 0.8  # combed share from which a window is interlaced video
+INTERLACED_MIN = 0.5  # combed share from which a window off the pulldown cadence is interlaced
+FILM_MAX = 0.8  # combed share up to which a window on the pulldown cadence is film
 CADENCE_MIN = 0.85  # share of combed frames on 3 of the 5 pulldown phases (film)
 SOFT_MIN = 0.25  # soft telecine: 1 of 2 frames lasts 3 fields (0.5)
 IDET_COMBED = 0.25  # idet's share of combed frames that agrees with a call of interlaced
 # Over the whole title.
 TITLE_DECIDED_MIN = 12  # frames whose fields said something, for any call but the default
 DESTRUCTIVE_MIN = 1 / 3  # share of telling windows that must show fields from two instants
+# Or the share of all the frames that said anything: the two errors weighed by their harm (combs
+# magnified 4x ruin a title, deinterlacing a progressive one costs 1-4 dB), so fields from two
+# instants in well under half of the moving frames already decide; no single window's threshold
+# flips the title.
+DESTRUCTIVE_SHARE = 0.35
 REVIEW_BELOW = 0.7  # confidence under which a destructive call (or an overruled hint) is reviewed
 # idet's multi-frame verdict is a vote over the frames before: its first frames (compared with no
 # real predecessor) are not counted.
@@ -80,7 +86,7 @@ def _windows(path: Path, video: dict[str, Any], windows: int, size: int):
                 if len(chunk) == size:
                     yield warm, chunk
                     warm, chunk = [], []
-            if len(chunk) >= min(size, 10):
+            if len(chunk) >= 2:  # every frame of a short title
                 yield warm, chunk
             return
         for _ in seek_spread(container, stream, windows):
@@ -197,7 +203,7 @@ def _window_kind(w: dict[str, Any], durations: int) -> str:
     share = f["combed_share"]
     if share <= PROGRESSIVE_MAX:
         return "progressive"
-    if share < INTERLACED_MIN and w["cadence"] >= CADENCE_MIN:
+    if share < FILM_MAX and w["cadence"] >= CADENCE_MIN:
         return "hard_telecine"
     if share >= INTERLACED_MIN:
         return "interlaced"
@@ -219,6 +225,9 @@ def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, An
     prog, unsure = kinds["progressive"], kinds["unsure"]
     telling = soft + hard + inter + prog + unsure
     destructive = hard + inter
+    spoke = [w["fields"] for w in windows if w["kind"] not in {"soft_telecine", "still"}]
+    spoken = sum(f["combed"] + f["clean"] for f in spoke)
+    share = sum(f["combed"] for f in spoke) / spoken if spoken else 0.0
     review: list[str] = []
     if soft and soft >= len(windows) / 2 and not destructive:
         scan, confidence = "soft_telecine", soft / len(windows)
@@ -231,13 +240,14 @@ def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, An
                 + ("the stream is flagged interlaced" if idet_share < IDET_COMBED
                    else f"idet calls {idet_share:.0%} of frames combed")
             )  # fmt: skip
-    elif destructive / telling < DESTRUCTIVE_MIN:
+    elif destructive / telling < DESTRUCTIVE_MIN and share < DESTRUCTIVE_SHARE:
         scan = "progressive"
-        confidence = (prog + soft) / telling * _weight(decided)
-        if destructive or unsure:
+        # How far the evidence lies from the call that would deinterlace.
+        confidence = (1 - share / DESTRUCTIVE_SHARE) * _weight(decided)
+        if share > PROGRESSIVE_MAX or destructive:
             review.append(
-                f"scan: {destructive + unsure} of {telling} windows show fields from two instants "
-                f"or are unclear; kept progressive (no deinterlace)"
+                f"scan: {share:.0%} of the moving frames show fields from two instants "
+                f"({destructive} of {telling} windows); kept progressive (no deinterlace)"
             )
     else:
         both_film_and_video = hard and inter and min(hard, inter) >= 0.25 * destructive
@@ -245,14 +255,17 @@ def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, An
             scan = "mixed"
         else:
             scan = "hard_telecine" if hard > inter else "interlaced"
-        confidence = destructive / telling * _weight(decided)
+        if scan == "interlaced":
+            confidence = min(1.0, share / INTERLACED_MIN) * _weight(decided)
+        else:
+            confidence = destructive / telling * _weight(decided)
         if scan == "interlaced" and idet_share < IDET_COMBED:
             confidence *= 0.7  # idet does not see the combs the field motion shows
         if confidence < REVIEW_BELOW:
             review.append(
                 f"scan: {scan} called on limited evidence (confidence {confidence:.2f}: "
-                f"{destructive} of {telling} windows, idet {idet_share:.0%} combed); check the "
-                "deinterlaced output"
+                f"{share:.0%} of moving frames show fields from two instants, {destructive} of "
+                f"{telling} windows, idet {idet_share:.0%} combed); check the deinterlaced output"
             )
     if scan == "progressive" and confidence < REVIEW_BELOW and hinted and not review:
         review.append(
