@@ -64,7 +64,7 @@ def _call(m: float, w: float, t: float, b: float, margin: float = 0.0) -> dict[s
     asymmetry, lead = (far - near) / m, (near - w) / m
     # Blur (an upscale, a soft transfer) mixes the fields and lends a combed frame some lead;
     # its asymmetry stays the larger.
-    if asymmetry >= COMBED_ASYMMETRY + margin and lead < max(CLEAN_LEAD, asymmetry / 2) - margin:
+    if asymmetry >= COMBED_ASYMMETRY + margin and lead < max(CLEAN_LEAD, asymmetry) - margin:
         call = "combed"
     elif lead >= CLEAN_LEAD and asymmetry < COMBED_ASYMMETRY:
         call = "clean"

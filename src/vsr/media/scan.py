@@ -123,6 +123,7 @@ class _Idet:
             return None
         meta = out[-1].metadata
         return {
+            "single": meta.get("lavfi.idet.single.current_frame", "undetermined"),
             "multiple": meta.get("lavfi.idet.multiple.current_frame", "undetermined"),
             "repeated": meta.get("lavfi.idet.repeated.current_frame", "neither"),
         }
@@ -319,10 +320,12 @@ def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dic
         totals["three_field_frames"] += w["three_field_frames"]
         totals["flagged_interlaced"] += w["flagged_interlaced"]
     review = decision.pop("review")
-    sections = window_sections(measured, video) if decision["type"] == "mixed" else []
+    film = None
+    if decision["type"] in FIELD_MATCHED:
+        film = _film_sections(path, video, decision)
     return {
         **decision,
-        **({"sections": sections} if sections else {}),
+        **({"sections": film["sections"], "film_map": film} if film else {}),
         "review": review,
         "evidence": {
             "method": "field motion (within vs across fields) + pulldown cadence + idet carried "
@@ -335,44 +338,25 @@ def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dic
     }
 
 
-SECTION_KINDS = {
-    "hard_telecine": "film",
-    "soft_telecine": "film",
-    "interlaced": "video",
-    "progressive": "progressive",
-}
+FIELD_MATCHED = {"interlaced", "hard_telecine", "mixed"}
 
 
-def window_sections(windows: list[dict[str, Any]], video: dict[str, Any]) -> list[dict[str, Any]]:
-    """A mixed title's sections as the sampling windows see them: consecutive windows of one
-    kind (film, video, progressive) make a section; still and unclear windows belong to the
-    section around them. A boundary lies somewhere between the last window of one section and
-    the first of the next: `start_s` is the first window that showed the section's kind, and
-    the split step records where field matching found the boundaries frame by frame."""
-    sections: list[dict[str, Any]] = []
-    for window in windows:
-        kind = SECTION_KINDS.get(window["kind"])
-        if kind is None or window.get("start_s") is None:
-            continue
-        if sections and sections[-1]["kind"] == kind:
-            sections[-1]["windows"] += 1
-            continue
-        sections.append({"start_s": round(window["start_s"], 3), "kind": kind, "windows": 1})
-    begin, end = _time_span(video)
-    if sections:
-        sections[0]["start_s"] = round(begin, 3)
-    ends = [s["start_s"] for s in sections[1:]] + [end]
-    for section, section_end in zip(sections, ends, strict=True):
-        section["end_s"] = None if section_end is None else round(section_end, 3)
-    return sections
+def _film_sections(path: Path, video: dict[str, Any], decision: dict[str, Any]):
+    """Field matching over the whole title finds film wherever it lies (either order, several
+    sections) to the frame: film and video each for a second or more make the title mixed, film
+    alone hard telecine, no film interlaced. The film map (which the split step applies) is
+    returned for a title with film."""
+    from vsr.media import fields
 
-
-def _time_span(video: dict[str, Any]) -> tuple[float, float | None]:
-    """The first frame's time and the end of the last one (None where the rate is unknown)."""
-    begin = float((video.get("start_pts") or 0) * Fraction(video["time_base"]))
-    rate, frames = video.get("frame_rate"), video.get("frames")
-    end = begin + float(frames / Fraction(rate)) if rate and frames else None
-    return begin, end
+    order = decision["field_order"] or "tff"
+    found = fields.film_map(path, {"video": video, "picture": {"fields": {"order": order}}})
+    kinds = {s["kind"] for s in found["sections"] if s["kind"] == "film" or s["moving"]}
+    if fields.is_mixed(found["sections"]):
+        decision["type"] = "mixed"
+    elif decision["type"] == "mixed" or kinds == {"film"}:
+        # One kind only, to the frame: the windows' call of the other is put right.
+        decision["type"] = "hard_telecine" if kinds == {"film"} else "interlaced"
+    return found if decision["type"] != "interlaced" else None
 
 
 def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
@@ -384,19 +368,29 @@ def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
 
 class IdetCounter:
     """idet's multi-frame calls over consecutive frames, its first IDET_WARMUP calls (votes with
-    no history yet) not counted."""
+    no history yet) not counted; and its single-frame calls, which hold no vote over."""
 
     def __init__(self) -> None:
         self.idet = _Idet()
         self.called: Counter[str] = Counter()
+        self.single: Counter[str] = Counter()
         self.seen = 0
 
     def push(self, frame: av.VideoFrame) -> None:
         called = self.idet.push(frame)
         if called:
             self.seen += 1
+            self.single[called["single"]] += 1
             if self.seen > IDET_WARMUP:
                 self.called[called["multiple"]] += 1
+
+    @property
+    def single_share(self) -> float:
+        """Combed share of the frames idet's single-frame test decided (a vote over a still or
+        flat stretch, such as credits on black, keeps the call before it; this does not)."""
+        c = self.single
+        decided = c["tff"] + c["bff"] + c["progressive"]
+        return (c["tff"] + c["bff"]) / decided if decided else 0.0
 
     @property
     def share(self) -> float:

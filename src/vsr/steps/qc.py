@@ -28,6 +28,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.media import field_motion
+from vsr.media.fields import pulldown_repeats
 from vsr.media.picture import CONTRACT, contract_from_rates, display_aspect, is_turned
 from vsr.media.probe import open_media, priming_seconds, probe
 from vsr.media.scan import IdetCounter
@@ -37,12 +38,9 @@ log = logging.getLogger(__name__)
 
 ASPECT_TOLERANCE = 0.005
 COMBED_MAX = 0.1  # share of an output's moving frames with fields from two instants
+CLEAR_COMBED = 0.5  # field-motion share that fails an output whatever idet says
 DECIDED_MIN = 12  # moving frames for field motion to judge; fewer: idet's share decides
-# Pulldown repeats: a frame whose difference from the one before is under REPEAT_SHARE of those
-# around it, where they are at least JUDDER_MOVING (8-bit thumbnail); more than JUDDER_MAX fail.
-REPEAT_SHARE = 0.3
-JUDDER_MOVING = 0.8
-JUDDER_MAX = 2
+JUDDER_MAX = 2  # pulldown repeats (`vsr.media.fields.pulldown_repeats`) an output may hold
 OFFSET_TOLERANCE_S = 0.003  # Matroska rounds each timestamp to 1 ms
 BLACK_LUMA = 24  # mean luma (8-bit) at or below which a frame is black
 BLACK_MARGIN = 8  # the source frame at the same time must be this much brighter to count
@@ -124,9 +122,17 @@ class _Stats:
 
     @property
     def combed(self) -> tuple[float | None, int]:
-        """(field-motion combed share, frames that said anything)."""
-        summary = field_motion.summarise(self.fields.calls)
-        return summary["combed_share"], summary["combed"] + summary["clean"]
+        """(share of the frames that said anything whose fields show two instants with the frame
+        before or after them doing the same, those frames). Combs left in a picture last from
+        frame to frame; a lone call is noise, a dropout or the aliasing of a deinterlaced
+        credits roll (every third frame at some speeds)."""
+        calls = [c["call"] for c in self.fields.calls]
+        decided = sum(1 for c in calls if c in {"combed", "clean"})
+        beside = [None, *calls, None]
+        lasting = sum(
+            1 for i, c in enumerate(calls) if c == "combed" and "combed" in beside[i : i + 3 : 2]
+        )
+        return (lasting / decided if decided else None), decided
 
     @property
     def duration(self) -> float:
@@ -278,42 +284,31 @@ def check_aspect(p: _Pair) -> dict[str, Any]:
 def check_scan(p: _Pair) -> dict[str, Any]:
     """Fields from two instants, judged on the output alone (QC is the net under a wrong scan
     call, so it does not follow the source or the decision): at most COMBED_MAX of its moving
-    frames, one stray frame allowed. Little motion: idet's share stands in. Not judged when the
+    frames, one stray frame allowed, and under CLEAR_COMBED only where idet's single-frame test
+    sees them too. Little motion: idet's share stands in. Not judged when the
     run was asked to leave the fields alone (`deinterlace=off`)."""
     out_share, out_decided = p.out_stats.combed
     src_share, _ = p.src_stats.combed
     asked_off = (p.picture.get("settings") or {}).get("deinterlace") == "off"
+    idet = p.out_stats.idet.single_share
     if out_decided >= DECIDED_MIN:
         measure, value = "field motion", out_share or 0.0
         allowed = COMBED_MAX + 1 / out_decided
+        # Thin detail moving vertically (a credits roll) can look like two instants to field
+        # motion on a clean picture; idet then sees none. Below CLEAR_COMBED both must see them.
+        combed = value > allowed and (idet > COMBED_MAX or value >= CLEAR_COMBED)
     else:
-        measure, value, allowed = "idet", p.out_stats.idet.share, COMBED_MAX
+        measure, value, allowed = "idet", idet, COMBED_MAX
+        combed = value > allowed
     return _result(
-        asked_off or value <= allowed, round(value, 4),
+        asked_off or not combed, round(value, 4),
         "not judged (deinterlace=off)" if asked_off else f"<= {allowed:.4g}",
         f"{value:.2f} of moving frames show fields from two instants by {measure} "
-        f"(expected <= {allowed:.2f})",
+        f"(idet {idet:.2f}; expected <= {allowed:.2f})",
         measure=measure, source=round(src_share or 0.0, 4), decided_frames=out_decided,
-        idet=round(p.out_stats.idet.share, 4), source_idet=round(p.src_stats.idet.share, 4),
+        idet=round(idet, 4), source_idet=round(p.src_stats.idet.single_share, 4),
         measured_at_height=p.height,
     )  # fmt: skip
-
-
-def pulldown_repeats(diffs: list[float | None]) -> list[int]:
-    """Frames that repeat the one before in a moving sequence on a 3:2 cadence: the difference
-    from the frame before is under REPEAT_SHARE of the differences around it, and another such
-    frame lies 5 frames before or after (a still shot, a fade or animation on twos is not one)."""
-    d = np.array([np.nan if x is None else x for x in diffs], dtype=np.float64)
-    found = set()
-    for i, diff in enumerate(d):
-        around = np.concatenate([d[max(0, i - 5) : i], d[i + 1 : i + 6]])
-        around = around[~np.isnan(around)]
-        if np.isnan(diff) or len(around) < 4:
-            continue
-        moving = float(np.median(around))
-        if moving >= JUDDER_MOVING and diff <= REPEAT_SHARE * moving:
-            found.add(i)
-    return sorted(i for i in found if i - 5 in found or i + 5 in found)
 
 
 def check_judder(p: _Pair) -> dict[str, Any]:
