@@ -177,8 +177,11 @@ class FieldPipeline:
                     sar=self.sar,
                     frame_rate=self.source_rate,
                     # The guard frame before the first is field matching's first picture.
-                    **({"video": {i + self.guarded for i in self.video}, "order": self.order}
-                       if self.video else {}),  # fmt: skip
+                    **(
+                        {"video": {i + self.guarded for i in self.video}, "order": self.order}
+                        if self.video
+                        else {}
+                    ),  # fmt: skip
                 )
                 first = frame.pts
                 if self.guarded:
