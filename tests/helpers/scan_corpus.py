@@ -617,6 +617,7 @@ def run_case(path: Path, case: MotionCase, folder: Path, plan: dict | None = Non
                index_json=str(work / "shards" / "index.json"))  # fmt: skip
     return {
         "scan": info["picture"]["scan"],
+        "review": info["picture"]["review"],
         "mode": info["picture"]["fields"]["mode"],
         "plan_frames": output_frames(info),
         "run_frames": index["frames"],
