@@ -33,6 +33,7 @@ RETIMED = {"ivtc", "soft_retime"}
 # or two away (a still shot, a fade or animation on twos is not one).
 REPEAT_SHARE = 0.2
 REPEAT_MOVING = 0.4
+ORPHAN_SHARE = 0.5  # a source field this far (of a step) from every picture around is a lone one
 FILM_MIN_S = 1.0  # film or video found for at least this long makes a title mixed
 THUMB = 64
 MAPPED = {"fieldmatch", "ivtc"}  # modes that apply the probe's film map when it has one
@@ -80,6 +81,9 @@ class FieldPipeline:
         # of one in every 5, so a cadence break at a cut loses and repeats nothing).
         film = (picture.get("scan") or {}).get("film_map") if self.mode in MAPPED else None
         self.drops = set(film["drops"]) if film else set()
+        self.orphans = {int(k): v for k, v in film.get("orphans", {}).items()} if film else {}
+        self.recent: dict[int, av.VideoFrame] = {}  # source frames an orphan field may need
+        self.crop = crop
         self.sections = film["sections"] if film else []
         self.video = {i for s in self.sections if s["kind"] == "video"
                       for i in range(s["first"], s["last"] + 1)}  # fmt: skip
@@ -117,6 +121,7 @@ class FieldPipeline:
             "frame_rate": f"{self.rate.numerator}/{self.rate.denominator}" if self.rate else None,
             "frames_in": self.frames_in,
             "repeats_dropped": self.dropped,
+            "lone_fields_kept": len(self.orphans),
             **({"sections": self.sections} if self.sections else {}),
         }  # fmt: skip
 
@@ -135,6 +140,10 @@ class FieldPipeline:
             frame.pts, frame.time_base, last = pts, self.source_time_base, pts
             if self.first_pts is None:
                 self.first_pts = pts
+            if self.orphans:
+                index = self.frames_in - 1
+                if index in self.orphans:
+                    self.recent[index] = frame.reformat()
             yield frame
 
     def run(self, frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
@@ -148,6 +157,8 @@ class FieldPipeline:
             if count in self.drops:
                 self.dropped += 1
                 continue
+            if count in self.orphans:
+                frame = self._from_field(self.recent.pop(count), self.orphans[count], frame)
             if self.mode in RETIMED:
                 if first_pts is None:  # film frames from the source's first timestamp on
                     first_pts = round(self.first_pts * self.source_time_base / self.time_base)
@@ -158,6 +169,22 @@ class FieldPipeline:
                 frame.time_base = self.time_base
             kept += 1
             yield frame
+
+    def _from_field(self, source: av.VideoFrame, parity: str, matched: av.VideoFrame):
+        """The picture of one field of `source` (a lone field at a cut), at full height, in
+        place of `matched` (its time)."""
+        filters = [("field", f"type={parity}"),
+                   ("scale", f"w={source.width}:h={source.height}:flags=bicubic")]  # fmt: skip
+        if self.crop:
+            c = self.crop
+            filters.append(("crop", f"w={c['w']}:h={c['h']}:x={c['x']}:y={c['y']}"))
+        chain = FilterChain(
+            filters, width=source.width, height=source.height, pix_fmt=source.format.name,
+            time_base=self.source_time_base,
+        )  # fmt: skip
+        picture = (chain.push(source) + chain.push(None))[0]
+        picture.pts, picture.time_base = matched.pts, matched.time_base
+        return picture
 
     def _filtered(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
         if not self.filters:
@@ -335,15 +362,51 @@ def film_map(path, info: dict[str, Any]) -> dict[str, Any]:
         "mode": "fieldmatch", "order": order}}})  # fmt: skip
     times: list[float | None] = []
     diffs: list[float | None] = []
+    source_fields: list[tuple[np.ndarray, np.ndarray]] = []
+    output_fields: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fields_of(frames: Iterable[av.VideoFrame], into: list) -> Iterator[av.VideoFrame]:
+        for frame in frames:
+            into.append(_field_thumbs(frame))
+            yield frame
+
     with open_media(path) as container:
-        frames = pipeline.run(decode_video(container, video["index"]))
-        for t, diff in _thumb_diffs(frames):
+        source = fields_of(decode_video(container, video["index"]), source_fields)
+        for t, diff in _thumb_diffs(fields_of(pipeline.run(source), output_fields)):
             times.append(t)
             diffs.append(diff)
     drops = _still_cycles(pulldown_repeats(diffs), diffs)
+    orphans = _orphans(drops, diffs, source_fields, output_fields)
+    drops = [i for i in drops if i not in orphans]
     frame_s = float(1 / pipeline.source_rate) if pipeline.source_rate else 0.04
     sections = film_sections(times, drops, diffs, frame_s)
-    return {"frames": len(times) - len(drops), "drops": drops, "sections": sections}
+    return {"frames": len(times) - len(drops), "drops": drops,
+            "orphans": {str(k): v for k, v in orphans.items()}, "sections": sections}  # fmt: skip
+
+
+def _field_thumbs(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The top and bottom fields of a frame, grey, THUMB columns wide, every line kept."""
+    grey = frame.reformat(width=THUMB, height=frame.height, format="gray", interpolation="AREA")
+    lines = grey.to_ndarray().astype(np.float32)
+    rows = lines.shape[0] // 2 * 2
+    return lines[0:rows:2], lines[1:rows:2]
+
+
+def _orphans(drops, diffs, source_fields, output_fields) -> dict[int, str]:
+    """Repeats whose source frame holds a field that no picture around it shows: the lone field
+    of a film frame whose partner a cut removed (a cadence break). That picture was seen, for
+    one field: it is kept, made from its field, instead of the repeat ({frame: "top"|"bottom"})."""
+    found: dict[int, str] = {}
+    for r in drops:
+        around = [x for x in diffs[max(0, r - 5) : r + 6] if x is not None]
+        moving = float(np.median(around)) if around else 0.0
+        shown = output_fields[max(0, r - 1) : r + 2]
+        for parity, field in zip(("top", "bottom"), source_fields[r], strict=True):
+            k = 0 if parity == "top" else 1
+            nearest = min(float(np.abs(field - o[k]).mean()) for o in shown)
+            if moving >= REPEAT_MOVING and nearest > ORPHAN_SHARE * moving:
+                found[r] = parity
+    return found
 
 
 def is_mixed(sections: list[dict[str, Any]]) -> bool:

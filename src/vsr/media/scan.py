@@ -12,8 +12,14 @@ Windows of consecutive frames spread through the whole video. Per window:
 - frame durations: soft telecine decodes to film frames lasting 3 and 2 fields;
 - the stream's field-order flag: evidence only, flags lie both ways.
 
-Thin evidence (still pictures, too few moving frames, windows that disagree) takes the
-non-destructive default, progressive, and says why in `review`.
+The title is weighed over all its moving frames (the two errors by their harm: combs magnified
+4x ruin a title, deinterlacing a progressive one costs a little detail), not by counting windows
+against a threshold one frame could flip. A title whose fields show two instants then gets the
+film map (`vsr.media.fields.film_map`): field matching over the whole title finds film wherever
+it lies, which makes the call interlaced, hard telecine or mixed, to the frame.
+
+Thin evidence (still pictures, too few moving frames) takes the non-destructive default,
+progressive, and says why in `review`.
 """
 
 from __future__ import annotations
