@@ -278,16 +278,34 @@ def pulldown_repeats(diffs: list[float | None]) -> list[int]:
     return sorted(repeats)
 
 
-def _thumb_diffs(frames: Iterable[av.VideoFrame]) -> Iterator[tuple[float | None, float | None]]:
-    """(time in s, mean abs difference from the frame before on a grey thumbnail) per frame."""
-    prev = None
-    for frame in frames:
-        th = max(2, round(frame.height * THUMB / frame.width))
-        small = frame.reformat(width=THUMB, height=th, format="gray", interpolation="AREA")
-        cur = small.to_ndarray().astype(np.float32)
-        diff = None if prev is None or prev.shape != cur.shape else float(np.abs(cur - prev).mean())
-        prev = cur
-        yield (float(frame.pts * frame.time_base) if frame.pts is not None else None), diff
+LUMA_PLANE = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv411p",
+              "yuv410p", "yuv440p", "nv12", "nv21", "nv16", "gray"}  # fmt: skip
+
+
+def _columns(frame: av.VideoFrame) -> np.ndarray:
+    """Luma, every line kept, averaged into THUMB columns (8-bit planes read in place)."""
+    if frame.format.name in LUMA_PLANE:
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height]
+        luma = rows[:, : frame.width]
+    else:
+        luma = frame.to_ndarray(format="gray")
+    edges = np.linspace(0, frame.width, THUMB + 1).astype(int)[:-1]
+    return np.add.reduceat(luma.astype(np.float32), edges, axis=1) / np.diff(
+        np.append(edges, frame.width)
+    )
+
+
+def _fields(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = columns.shape[0] // 2 * 2
+    return columns[0:rows:2], columns[1:rows:2]
+
+
+def _thumb(columns: np.ndarray, width: int) -> np.ndarray:
+    """Square cells: lines averaged in groups as tall as a column is wide."""
+    h = columns.shape[0]
+    edges = np.linspace(0, h, max(2, round(h * THUMB / width)) + 1).astype(int)[:-1]
+    return np.add.reduceat(columns, edges, axis=0) / np.diff(np.append(edges, h))[:, None]
 
 
 def _still_cycles(drops: list[int], diffs: list[float | None]) -> list[int]:
@@ -365,16 +383,21 @@ def film_map(path, info: dict[str, Any]) -> dict[str, Any]:
     source_fields: list[tuple[np.ndarray, np.ndarray]] = []
     output_fields: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def fields_of(frames: Iterable[av.VideoFrame], into: list) -> Iterator[av.VideoFrame]:
+    def fields_of(frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
         for frame in frames:
-            into.append(_field_thumbs(frame))
+            source_fields.append(_fields(_columns(frame)))
             yield frame
 
+    prev = None
     with open_media(path) as container:
-        source = fields_of(decode_video(container, video["index"]), source_fields)
-        for t, diff in _thumb_diffs(fields_of(pipeline.run(source), output_fields)):
-            times.append(t)
-            diffs.append(diff)
+        for frame in pipeline.run(fields_of(decode_video(container, video["index"]))):
+            columns = _columns(frame)
+            output_fields.append(_fields(columns))
+            thumb = _thumb(columns, frame.width)
+            same = prev is not None and prev.shape == thumb.shape
+            diffs.append(float(np.abs(thumb - prev).mean()) if same else None)
+            times.append(float(frame.pts * frame.time_base) if frame.pts is not None else None)
+            prev = thumb
     drops = _still_cycles(pulldown_repeats(diffs), diffs)
     orphans = _orphans(drops, diffs, source_fields, output_fields)
     drops = [i for i in drops if i not in orphans]
@@ -382,14 +405,6 @@ def film_map(path, info: dict[str, Any]) -> dict[str, Any]:
     sections = film_sections(times, drops, diffs, frame_s)
     return {"frames": len(times) - len(drops), "drops": drops,
             "orphans": {str(k): v for k, v in orphans.items()}, "sections": sections}  # fmt: skip
-
-
-def _field_thumbs(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The top and bottom fields of a frame, grey, THUMB columns wide, every line kept."""
-    grey = frame.reformat(width=THUMB, height=frame.height, format="gray", interpolation="AREA")
-    lines = grey.to_ndarray().astype(np.float32)
-    rows = lines.shape[0] // 2 * 2
-    return lines[0:rows:2], lines[1:rows:2]
 
 
 def _orphans(drops, diffs, source_fields, output_fields) -> dict[int, str]:
