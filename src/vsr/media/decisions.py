@@ -100,7 +100,7 @@ def decisions(info: dict[str, Any], container: str, scale: int = 4) -> dict[str,
         "frames": {
             "value": output_frames(info),
             "why": (
-                f"{video['frames']} source frames less the {len(film['drops'])} pulldown repeats "
+                f"{video['frames']} source frames less the {film['dropped']} pulldown repeats "
                 "field matching leaves"
                 if (film := scan.get("film_map")) and fields.get("mode") in {"fieldmatch", "ivtc"}
                 else f"{video['frames']} source frames x {contract}"

@@ -80,7 +80,7 @@ class FieldPipeline:
         # as the probe's film map found them (inverse telecine then drops exactly those instead
         # of one in every 5, so a cadence break at a cut loses and repeats nothing).
         film = (picture.get("scan") or {}).get("film_map") if self.mode in MAPPED else None
-        self.drops = set(film["drops"]) if film else set()
+        self.drops = expand_runs(film["drops"]) if film else set()
         self.orphans = {int(k): v for k, v in film.get("orphans", {}).items()} if film else {}
         self.recent: dict[int, av.VideoFrame] = {}  # source frames an orphan field may need
         self.crop = crop
@@ -403,8 +403,24 @@ def film_map(path, info: dict[str, Any]) -> dict[str, Any]:
     drops = [i for i in drops if i not in orphans]
     frame_s = float(1 / pipeline.source_rate) if pipeline.source_rate else 0.04
     sections = film_sections(times, drops, diffs, frame_s)
-    return {"frames": len(times) - len(drops), "drops": drops,
+    return {"frames": len(times) - len(drops), "dropped": len(drops), "drops": cadence_runs(drops),
             "orphans": {str(k): v for k, v in orphans.items()}, "sections": sections}  # fmt: skip
+
+
+def cadence_runs(drops: list[int]) -> list[list[int]]:
+    """Frame numbers as runs one 3:2 cycle apart, [first, last] each (a film's repeats take one
+    run per cadence break, not one number per cycle, in probe.json)."""
+    runs: list[list[int]] = []
+    for i in drops:
+        if runs and i - runs[-1][1] == 5:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return runs
+
+
+def expand_runs(runs: list[list[int]]) -> set[int]:
+    return {i for first, last in runs for i in range(first, last + 1, 5)}
 
 
 def _orphans(drops, diffs, source_fields, output_fields) -> dict[int, str]:
