@@ -359,10 +359,21 @@ def _film_sections(path: Path, video: dict[str, Any], decision: dict[str, Any]):
     kinds = {s["kind"] for s in found["sections"] if s["kind"] == "film" or s["moving"]}
     if fields.is_mixed(found["sections"]):
         decision["type"] = "mixed"
-    elif decision["type"] == "mixed" or kinds == {"film"}:
-        # One kind only, to the frame: the windows' call of the other is put right.
-        decision["type"] = "hard_telecine" if kinds == {"film"} else "interlaced"
-    return found if decision["type"] != "interlaced" else None
+        return found
+    if "film" not in kinds:  # no repeats found: the windows' film call keeps `decimate`
+        if decision["type"] == "mixed":
+            decision["type"] = "interlaced"
+        return None
+    if kinds == {"film"}:  # film alone, to the frame: a call of video is put right
+        decision["type"] = "hard_telecine"
+    if decision["type"] == "hard_telecine":
+        seen = found["frames"] + found["dropped"]
+        if abs(found["frames"] - 0.8 * seen) > 2:
+            # Not 4 film frames in 5 (a short video stretch): retimed to 24000/1001 it would
+            # drift; field matched with every frame at its source time instead.
+            decision["type"] = "mixed"
+        return found
+    return found if decision["type"] == "mixed" else None
 
 
 def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
