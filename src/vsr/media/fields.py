@@ -4,11 +4,13 @@ only ever sees progressive pictures), and the shape after the model, before enco
 Modes (decided in the probe, `vsr.media.picture`):
 - `bwdif_frame` / `bwdif_field`: FFmpeg's motion-adaptive bwdif, one frame per frame (same rate)
   or one per field (double rate, for video-originated content);
-- `ivtc`: fieldmatch + decimate takes 3:2 pulldown back to the film frames, at exactly
-  24000/1001 from the source's first timestamp (bwdif cleans any frame left combed);
-- `fieldmatch`: mixed film/video, section by section: fields matched (film sections give back
-  their film frames, each once: the repeat 3:2 pulldown leaves is dropped), what stays combed
-  (video sections) deinterlaced at frame rate; every frame keeps its source time (variable rate);
+- `ivtc`: fieldmatch, then the repeats the probe's film map found dropped (`decimate`, one in 5,
+  only without a map), takes 3:2 pulldown back to the film frames, at exactly 24000/1001 from
+  the source's first timestamp (bwdif cleans any frame left combed; a lone field at a cut
+  becomes its own picture);
+- `fieldmatch`: mixed film/video, section by section as the film map found them: fields matched
+  (film sections give back their film frames, each once), every video-section frame
+  deinterlaced at frame rate; every frame keeps its source time (variable rate);
 - `soft_retime`: soft telecine already decodes to the film frames; their 3:2 timestamps are
   evened out to exactly 24000/1001.
 """
@@ -111,8 +113,7 @@ class FieldPipeline:
         self.guarded = "bwdif" in names and "decimate" not in names
         self.frames_in = 0
         self.first_pts: int | None = None  # of the source, in its time base
-        # Field matching's pictures to drop (pulldown repeats), as the probe's film map found them.
-        self.dropped = 0
+        self.dropped = 0  # repeats dropped so far
 
     def describe(self) -> dict[str, Any]:
         return {
