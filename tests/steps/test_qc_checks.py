@@ -57,5 +57,5 @@ def test_every_failed_check_in_one_line_most_serious_first(clips):
     assert line.index("qc failed: scan ") < line.index("; frozen ")
     assert "of moving frames show fields from two instants" in line
     frozen = report["checks"]["frozen"]
-    assert f"frozen {frozen['value']} repeated frames, " in line  # a count, then its share
-    assert " of frames (expected <= " in line
+    assert f"frozen {frozen['value']} repeated frames (" in line  # a count, then its share
+    assert " of the duration) " in line and "(expected <= " in line

@@ -90,7 +90,9 @@ def test_mixed_title_is_published_with_film_frames_once(tmp_path):
     assert summary["qc"]["passed"], summary["qc"]
     # The record says where each section is, as planned and as field matching found it.
     scan_decision = summary["provenance"]["decisions"]["scan"]["value"]
-    assert scan_decision.startswith("mixed: ") and " film, " in scan_decision, scan_decision
+    assert scan_decision.startswith("mixed: film 0.") and " s, video " in scan_decision, (
+        scan_decision
+    )
     assert [s["kind"] for s in summary["fields"]["sections"]] == ["film", "video"]
     assert abs(len(frames) - (48 + 40)) <= 1
     film_part = frames[: len(frames) - 40]

@@ -1,6 +1,7 @@
 """Cost of field handling against the model's time: the same SD-shaped interlaced and telecined
-frames through each field mode (bwdif at frame and field rate, inverse telecine), timed beside the
-model on the pictures it would be given. Part of `make bench` (`fields` in bench/results.json)."""
+frames through each field mode (bwdif at frame and field rate, inverse telecine) and the probe's
+scan (windows and film map, per source frame), timed beside the model on the pictures it would
+be given. Part of `make bench` (`fields` in bench/results.json)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,19 @@ def _decoded(path: Path) -> tuple[dict[str, Any], list[av.VideoFrame]]:
     return video, frames
 
 
+def _scan_cost(source: Path) -> dict[str, Any]:
+    """The probe's scan of a telecined title: its windows and the film map (whole-title field
+    matching), per source frame."""
+    from vsr.media.probe import probe
+    from vsr.media.scan import scan
+
+    video = probe(source)["video"]
+    start = time.perf_counter()
+    scan(source, video)
+    seconds = time.perf_counter() - start
+    return {"frames_in": video["frames"], "frames_out": video["frames"], "seconds": seconds}
+
+
 def field_cost(
     model: str, folder: Path, threads: int, width: int = 320, height: int = 240, frames: int = 60
 ) -> dict[str, Any]:
@@ -79,6 +93,7 @@ def field_cost(
         modes[mode] = {"frames_in": len(decoded), "frames_out": len(out), "seconds": best}
         if mode == "bwdif_frame":
             pictures = [f.to_ndarray(format="rgb24") for f in out]
+    modes["scan"] = _scan_cost(sources["hard"])
     from vsr.infer.upscaler import Upscaler
 
     upscaler = Upscaler(model, threads=threads)

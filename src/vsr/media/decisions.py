@@ -22,20 +22,24 @@ MODE_WORDS = {
 
 def output_frames(info: dict[str, Any]) -> int:
     """Frames the output will hold: the source's, by the picture plan's frame-count contract."""
-    fields = (info.get("picture") or {}).get("fields") or {}
+    picture = info.get("picture") or {}
+    fields = picture.get("fields") or {}
+    film = (picture.get("scan") or {}).get("film_map")
+    if fields.get("mode") in {"fieldmatch", "ivtc"} and film:
+        return int(film["frames"])  # field matching's frames less the repeats it found
     contract = Fraction(fields.get("frames_per_source_frame") or "1")
     return int(info["video"]["frames"] * contract)
 
 
 def scan_text(info: dict[str, Any]) -> str:
-    """`progressive`, `interlaced tff`, or the sections of a mixed title (`mixed: 0.5 s film,
-    4.7 s video`)."""
+    """`progressive`, `interlaced tff`, or the sections of a mixed title (`mixed: film 0.0-4.0 s,
+    video 4.0-7.0 s`)."""
     scan = (info.get("picture") or {}).get("scan") or {}
     kind = scan.get("type") or "progressive"
     order = scan.get("field_order")
     sections = scan.get("sections") or []
     if sections:
-        parts = [f"{s['start_s']:.1f} s {s['kind']}" for s in sections]
+        parts = [f"{s['kind']} {s['start_s']:.1f}-{s['end_s']:.1f} s" for s in sections]
         return f"{kind}: " + ", ".join(parts)
     return f"{kind} {order}" if order and kind != "progressive" else kind
 
@@ -109,7 +113,12 @@ def decisions(info: dict[str, Any], container: str) -> dict[str, dict[str, Any]]
         },
         "frames": {
             "value": output_frames(info),
-            "why": f"{video['frames']} source frames x {contract}",
+            "why": (
+                f"{video['frames']} source frames less the {film['dropped']} pulldown repeats "
+                "field matching leaves"
+                if (film := scan.get("film_map")) and fields.get("mode") in {"fieldmatch", "ivtc"}
+                else f"{video['frames']} source frames x {contract}"
+            ),
             "evidence": {"frame_rate": fields.get("frame_rate") or video.get("frame_rate")},
         },
         "container": {

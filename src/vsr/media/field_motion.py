@@ -34,6 +34,7 @@ CLEAN_LEAD = 0.15
 BANDS = 8  # horizontal bands called on their own (a caption or insert over film)
 BAND_LINES = 12  # field lines a band has at least
 BAND_MOVING_SHARE = 0.05  # share of a band's pixels that must move for it to be called
+BAND_MARGIN = 0.1  # a band's comb needs this much clearer evidence than the whole frame's
 
 
 def grey(frame: av.VideoFrame) -> np.ndarray:
@@ -56,11 +57,14 @@ def _distance(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(bottom - top), np.abs(bottom - below))
 
 
-def _call(m: float, w: float, t: float, b: float) -> dict[str, Any]:
-    """The call from the mean motion and the mean within / across-TFF / across-BFF distances."""
+def _call(m: float, w: float, t: float, b: float, margin: float = 0.0) -> dict[str, Any]:
+    """The call from the mean motion and the mean within / across-TFF / across-BFF distances;
+    `margin` more evidence for a comb (a band is one of many looked at)."""
     near, far = min(t, b), max(t, b)
     asymmetry, lead = (far - near) / m, (near - w) / m
-    if asymmetry >= COMBED_ASYMMETRY and lead < CLEAN_LEAD:
+    # Blur (an upscale, a soft transfer) mixes the fields and lends a combed frame some lead;
+    # its asymmetry stays the larger.
+    if asymmetry >= COMBED_ASYMMETRY + margin and lead < max(CLEAN_LEAD, asymmetry) - margin:
         call = "combed"
     elif lead >= CLEAN_LEAD and asymmetry < COMBED_ASYMMETRY:
         call = "clean"
@@ -74,8 +78,11 @@ def measure(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     made `combed` when any horizontal band of it (captions, a video insert) has fields from two
     instants."""
     t0, b0, t1, b1 = a[0::2], a[1::2], b[0::2], b[1::2]
-    motion = np.abs(t0 - t1) + np.abs(b0 - b1)  # twice the mean of the two fields' motion
-    mask = motion > 2 * MOTION_PIXEL
+    top, bottom = np.abs(t0 - t1), np.abs(b0 - b1)
+    motion = top + bottom  # twice the mean of the two fields' motion
+    # A pixel moves when both fields move there: a dropout or a noise spike touches one field
+    # (and would mimic a comb).
+    mask = np.minimum(top, bottom) > MOTION_PIXEL
     moving = mask.sum(axis=1)
     if moving.sum() < max(MOVING_PIXELS, MOVING_SHARE * mask.size):
         return {"call": "still"}
@@ -94,7 +101,7 @@ def measure(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
         n = counted[end] - counted[top]
         if n < max(2 * MOVING_PIXELS, BAND_MOVING_SHARE * (end - top) * width):
             continue
-        part = _call(*(float(v) for v in (lines[:4, end] - lines[:4, top]) / n))
+        part = _call(*(float(v) for v in (lines[:4, end] - lines[:4, top]) / n), BAND_MARGIN)
         if part["call"] == "combed" and whole["call"] != "combed":
             return {**part, "band": top}
     return whole

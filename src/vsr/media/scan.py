@@ -12,8 +12,14 @@ Windows of consecutive frames spread through the whole video. Per window:
 - frame durations: soft telecine decodes to film frames lasting 3 and 2 fields;
 - the stream's field-order flag: evidence only, flags lie both ways.
 
-Thin evidence (still pictures, too few moving frames, windows that disagree) takes the
-non-destructive default, progressive, and says why in `review`.
+The title is weighed over all its moving frames (the two errors by their harm: combs magnified
+4x ruin a title, deinterlacing a progressive one costs a little detail), not by counting windows
+against a threshold one frame could flip. A title whose fields show two instants then gets the
+film map (`vsr.media.fields.film_map`): field matching over the whole title finds film wherever
+it lies, which makes the call interlaced, hard telecine or mixed, to the frame.
+
+Thin evidence (still pictures, too few moving frames) takes the non-destructive default,
+progressive, and says why in `review`.
 """
 
 from __future__ import annotations
@@ -37,13 +43,19 @@ WARMUP = 6  # frames after each seek that go through idet (state settles) but ar
 # Shares of a window's frames whose fields said something (combed + clean).
 DECIDED_MIN = 6  # fewer: the window says nothing (still or too little motion)
 PROGRESSIVE_MAX = 0.15  # combed share at or below which a window is progressive
-INTERLACED_MIN = 0.8  # combed share from which a window is interlaced video
+INTERLACED_MIN = 0.5  # combed share from which a window off the pulldown cadence is interlaced
+FILM_MAX = 0.8  # combed share up to which a window on the pulldown cadence is film
 CADENCE_MIN = 0.85  # share of combed frames on 3 of the 5 pulldown phases (film)
 SOFT_MIN = 0.25  # soft telecine: 1 of 2 frames lasts 3 fields (0.5)
 IDET_COMBED = 0.25  # idet's share of combed frames that agrees with a call of interlaced
 # Over the whole title.
 TITLE_DECIDED_MIN = 12  # frames whose fields said something, for any call but the default
 DESTRUCTIVE_MIN = 1 / 3  # share of telling windows that must show fields from two instants
+# Or the share of all the frames that said anything: the two errors weighed by their harm (combs
+# magnified 4x ruin a title, deinterlacing a progressive one costs 1-4 dB), so fields from two
+# instants in well under half of the moving frames already decide; no single window's threshold
+# flips the title.
+DESTRUCTIVE_SHARE = 0.35
 REVIEW_BELOW = 0.7  # confidence under which a destructive call (or an overruled hint) is reviewed
 # idet's multi-frame verdict is a vote over the frames before: its first frames (compared with no
 # real predecessor) are not counted.
@@ -80,7 +92,7 @@ def _windows(path: Path, video: dict[str, Any], windows: int, size: int):
                 if len(chunk) == size:
                     yield warm, chunk
                     warm, chunk = [], []
-            if len(chunk) >= min(size, 10):
+            if len(chunk) >= 2:  # every frame of a short title
                 yield warm, chunk
             return
         for _ in seek_spread(container, stream, windows):
@@ -117,6 +129,7 @@ class _Idet:
             return None
         meta = out[-1].metadata
         return {
+            "single": meta.get("lavfi.idet.single.current_frame", "undetermined"),
             "multiple": meta.get("lavfi.idet.multiple.current_frame", "undetermined"),
             "repeated": meta.get("lavfi.idet.repeated.current_frame", "neither"),
         }
@@ -197,7 +210,7 @@ def _window_kind(w: dict[str, Any], durations: int) -> str:
     share = f["combed_share"]
     if share <= PROGRESSIVE_MAX:
         return "progressive"
-    if share < INTERLACED_MIN and w["cadence"] >= CADENCE_MIN:
+    if share < FILM_MAX and w["cadence"] >= CADENCE_MIN:
         return "hard_telecine"
     if share >= INTERLACED_MIN:
         return "interlaced"
@@ -219,6 +232,9 @@ def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, An
     prog, unsure = kinds["progressive"], kinds["unsure"]
     telling = soft + hard + inter + prog + unsure
     destructive = hard + inter
+    spoke = [w["fields"] for w in windows if w["kind"] not in {"soft_telecine", "still"}]
+    spoken = sum(f["combed"] + f["clean"] for f in spoke)
+    share = sum(f["combed"] for f in spoke) / spoken if spoken else 0.0
     review: list[str] = []
     if soft and soft >= len(windows) / 2 and not destructive:
         scan, confidence = "soft_telecine", soft / len(windows)
@@ -231,13 +247,14 @@ def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, An
                 + ("the stream is flagged interlaced" if idet_share < IDET_COMBED
                    else f"idet calls {idet_share:.0%} of frames combed")
             )  # fmt: skip
-    elif destructive / telling < DESTRUCTIVE_MIN:
+    elif destructive / telling < DESTRUCTIVE_MIN and share < DESTRUCTIVE_SHARE:
         scan = "progressive"
-        confidence = (prog + soft) / telling * _weight(decided)
-        if destructive or unsure:
+        # How far the evidence lies from the call that would deinterlace.
+        confidence = (1 - share / DESTRUCTIVE_SHARE) * _weight(decided)
+        if share > PROGRESSIVE_MAX or destructive:
             review.append(
-                f"scan: {destructive + unsure} of {telling} windows show fields from two instants "
-                f"or are unclear; kept progressive (no deinterlace)"
+                f"scan: {share:.0%} of the moving frames show fields from two instants "
+                f"({destructive} of {telling} windows); kept progressive (no deinterlace)"
             )
     else:
         both_film_and_video = hard and inter and min(hard, inter) >= 0.25 * destructive
@@ -245,14 +262,17 @@ def decide(windows: list[dict[str, Any]], flags: dict[str, Any]) -> dict[str, An
             scan = "mixed"
         else:
             scan = "hard_telecine" if hard > inter else "interlaced"
-        confidence = destructive / telling * _weight(decided)
+        if scan == "interlaced":
+            confidence = min(1.0, share / INTERLACED_MIN) * _weight(decided)
+        else:
+            confidence = destructive / telling * _weight(decided)
         if scan == "interlaced" and idet_share < IDET_COMBED:
             confidence *= 0.7  # idet does not see the combs the field motion shows
         if confidence < REVIEW_BELOW:
             review.append(
                 f"scan: {scan} called on limited evidence (confidence {confidence:.2f}: "
-                f"{destructive} of {telling} windows, idet {idet_share:.0%} combed); check the "
-                "deinterlaced output"
+                f"{share:.0%} of moving frames show fields from two instants, {destructive} of "
+                f"{telling} windows, idet {idet_share:.0%} combed); check the deinterlaced output"
             )
     if scan == "progressive" and confidence < REVIEW_BELOW and hinted and not review:
         review.append(
@@ -306,10 +326,12 @@ def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dic
         totals["three_field_frames"] += w["three_field_frames"]
         totals["flagged_interlaced"] += w["flagged_interlaced"]
     review = decision.pop("review")
-    sections = window_sections(measured, video) if decision["type"] == "mixed" else []
+    film = None
+    if decision["type"] in FIELD_MATCHED:
+        film = _film_sections(path, video, decision)
     return {
         **decision,
-        **({"sections": sections} if sections else {}),
+        **({"sections": film["sections"], "film_map": film} if film else {}),
         "review": review,
         "evidence": {
             "method": "field motion (within vs across fields) + pulldown cadence + idet carried "
@@ -322,44 +344,36 @@ def scan(path: str | Path, video: dict[str, Any], windows: int = WINDOWS) -> dic
     }
 
 
-SECTION_KINDS = {
-    "hard_telecine": "film",
-    "soft_telecine": "film",
-    "interlaced": "video",
-    "progressive": "progressive",
-}
+FIELD_MATCHED = {"interlaced", "hard_telecine", "mixed"}
 
 
-def window_sections(windows: list[dict[str, Any]], video: dict[str, Any]) -> list[dict[str, Any]]:
-    """A mixed title's sections as the sampling windows see them: consecutive windows of one
-    kind (film, video, progressive) make a section; still and unclear windows belong to the
-    section around them. A boundary lies somewhere between the last window of one section and
-    the first of the next: `start_s` is the first window that showed the section's kind, and
-    the split step records where field matching found the boundaries frame by frame."""
-    sections: list[dict[str, Any]] = []
-    for window in windows:
-        kind = SECTION_KINDS.get(window["kind"])
-        if kind is None or window.get("start_s") is None:
-            continue
-        if sections and sections[-1]["kind"] == kind:
-            sections[-1]["windows"] += 1
-            continue
-        sections.append({"start_s": round(window["start_s"], 3), "kind": kind, "windows": 1})
-    begin, end = _time_span(video)
-    if sections:
-        sections[0]["start_s"] = round(begin, 3)
-    ends = [s["start_s"] for s in sections[1:]] + [end]
-    for section, section_end in zip(sections, ends, strict=True):
-        section["end_s"] = None if section_end is None else round(section_end, 3)
-    return sections
+def _film_sections(path: Path, video: dict[str, Any], decision: dict[str, Any]):
+    """Field matching over the whole title finds film wherever it lies (either order, several
+    sections) to the frame: film and video each for a second or more make the title mixed, film
+    alone hard telecine, no film interlaced. The film map (which the split step applies) is
+    returned for a title with film."""
+    from vsr.media import fields
 
-
-def _time_span(video: dict[str, Any]) -> tuple[float, float | None]:
-    """The first frame's time and the end of the last one (None where the rate is unknown)."""
-    begin = float((video.get("start_pts") or 0) * Fraction(video["time_base"]))
-    rate, frames = video.get("frame_rate"), video.get("frames")
-    end = begin + float(frames / Fraction(rate)) if rate and frames else None
-    return begin, end
+    order = decision["field_order"] or "tff"
+    found = fields.film_map(path, {"video": video, "picture": {"fields": {"order": order}}})
+    kinds = {s["kind"] for s in found["sections"] if s["kind"] == "film" or s["moving"]}
+    if fields.is_mixed(found["sections"]):
+        decision["type"] = "mixed"
+        return found
+    if "film" not in kinds:  # no repeats found: the windows' film call keeps `decimate`
+        if decision["type"] == "mixed":
+            decision["type"] = "interlaced"
+        return None
+    if kinds == {"film"}:  # film alone, to the frame: a call of video is put right
+        decision["type"] = "hard_telecine"
+    if decision["type"] == "hard_telecine":
+        seen = found["frames"] + found["dropped"]
+        if abs(found["frames"] - 0.8 * seen) > 2:
+            # Not 4 film frames in 5 (a short video stretch): retimed to 24000/1001 it would
+            # drift; field matched with every frame at its source time instead.
+            decision["type"] = "mixed"
+        return found
+    return found if decision["type"] == "mixed" else None
 
 
 def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
@@ -371,19 +385,29 @@ def _flags(path: Path, video: dict[str, Any]) -> dict[str, Any]:
 
 class IdetCounter:
     """idet's multi-frame calls over consecutive frames, its first IDET_WARMUP calls (votes with
-    no history yet) not counted."""
+    no history yet) not counted; and its single-frame calls, which hold no vote over."""
 
     def __init__(self) -> None:
         self.idet = _Idet()
         self.called: Counter[str] = Counter()
+        self.single: Counter[str] = Counter()
         self.seen = 0
 
     def push(self, frame: av.VideoFrame) -> None:
         called = self.idet.push(frame)
         if called:
             self.seen += 1
+            self.single[called["single"]] += 1
             if self.seen > IDET_WARMUP:
                 self.called[called["multiple"]] += 1
+
+    @property
+    def single_share(self) -> float:
+        """Combed share of the frames idet's single-frame test decided (a vote over a still or
+        flat stretch, such as credits on black, keeps the call before it; this does not)."""
+        c = self.single
+        decided = c["tff"] + c["bff"] + c["progressive"]
+        return (c["tff"] + c["bff"]) / decided if decided else 0.0
 
     @property
     def share(self) -> float:

@@ -4,12 +4,14 @@ it, and publish it only if every check passes.
 Checks, one function each (each written with its value and pass/fail under `qc` in summary.json):
 - `streams`: every source audio and subtitle stream is present;
 - `scan`: field motion on the output scaled back to the source height: fields from two instants
-  in at most 5% of moving frames; a source called progressive must only not get more combed;
+  in at most 10% of moving frames, judged on the output alone (unless `deinterlace=off`);
+- `judder`: no pulldown repeats left (a film frame shown twice every 5 frames), output alone;
 - `aspect`: display aspect ratio within 0.5%;
 - `frames`: decoded frames against the contract (the pictures the viewer saw);
 - `duration`: each stream's duration against the source's;
 - `audio_offset`: the audio start relative to the video start, against the source's;
-- `frozen` / `black`: no more repeated or black frames than the source had (film frames once).
+- `frozen` / `black`: output frames repeated or black where the source's picture at the same
+  time (not the same frame number: inverse telecine changes the count) moved or was not black.
 A failure names every failed check in one line, most serious first.
 """
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.media import field_motion
+from vsr.media.fields import pulldown_repeats
 from vsr.media.picture import CONTRACT, contract_from_rates, display_aspect, is_turned
 from vsr.media.probe import open_media, priming_seconds, probe
 from vsr.media.scan import IdetCounter
@@ -34,13 +37,16 @@ from vsr.util import link_or_copy, read_json, write_json
 log = logging.getLogger(__name__)
 
 ASPECT_TOLERANCE = 0.005
-COMBED_MAX = 0.05  # share of moving frames with fields from two instants, after deinterlacing
+COMBED_MAX = 0.1  # share of an output's moving frames with fields from two instants
+CLEAR_COMBED = 0.5  # field-motion share that fails an output whatever idet says
 DECIDED_MIN = 12  # moving frames for field motion to judge; fewer: idet's share decides
-SOURCE_INTERLACED = 0.5  # field-motion share from which an unplanned source counts as interlaced
+JUDDER_MAX = 2  # pulldown repeats (`vsr.media.fields.pulldown_repeats`) an output may hold
 OFFSET_TOLERANCE_S = 0.003  # Matroska rounds each timestamp to 1 ms
 BLACK_LUMA = 24  # mean luma (8-bit) at or below which a frame is black
+BLACK_MARGIN = 8  # the source frame at the same time must be this much brighter to count
 FROZEN_DIFF = 0.25  # mean abs difference (8-bit, thumbnail) at or below which a frame repeats
-EXTRA_SHARE = 0.02  # black/frozen share the output may exceed the source's by
+SOURCE_MOVED = 1.0  # difference over the same time from which the source's picture moved
+EXTRA_SHARE = 0.02  # share of the duration that may gain black or frozen frames
 THUMB_WIDTH = 96
 # Field motion and idet on runs of consecutive frames spread through the title, at most this many.
 RUN_FRAMES = 40
@@ -48,7 +54,17 @@ RUNS = 12
 # Subtitle codecs the assemble step cannot copy into Matroska (dropped there, with a warning).
 MKV_DROPPED = {"mov_text"}
 # Most serious first: lost content, damaged pictures, wrong shape, then timing and counts.
-SEVERITY = ("streams", "scan", "aspect", "frames", "duration", "audio_offset", "frozen", "black")
+SEVERITY = (
+    "streams",
+    "scan",
+    "judder",
+    "aspect",
+    "frames",
+    "duration",
+    "audio_offset",
+    "frozen",
+    "black",
+)
 
 
 class _Stats:
@@ -57,6 +73,11 @@ class _Stats:
 
     def __init__(self, height: int | None, frames: int = 0):
         self.count = self.black = self.frozen = 0
+        # Per frame: time (s, None when unknown), mean luma and difference from the frame before
+        # (thumbnail, 8-bit).
+        self.times: list[float | None] = []
+        self.lumas: list[float] = []
+        self.diffs: list[float | None] = []
         self.every = max(1, frames // (RUN_FRAMES * RUNS))  # one run of RUN_FRAMES in `every`
         self.first: float | None = None
         self.last: float | None = None
@@ -77,9 +98,17 @@ class _Stats:
         th = max(2, round(frame.height * THUMB_WIDTH / frame.width / 2) * 2)
         thumb = frame.reformat(width=THUMB_WIDTH, height=th, format="gray", interpolation="AREA")
         grey = thumb.to_ndarray().astype(np.float32)
-        self.black += int(grey.mean() <= BLACK_LUMA)
-        if self.prev is not None and np.abs(grey - self.prev).mean() <= FROZEN_DIFF:
-            self.frozen += 1
+        luma = float(grey.mean())
+        diff = float(np.abs(grey - self.prev).mean()) if self.prev is not None else None
+        self.black += int(luma <= BLACK_LUMA)
+        self.frozen += int(diff is not None and diff <= FROZEN_DIFF)
+        self.times.append(
+            float(frame.pts * frame.time_base)
+            if frame.pts is not None and frame.time_base is not None
+            else None
+        )
+        self.lumas.append(luma)
+        self.diffs.append(diff)
         self.prev = grey
         run, at = divmod(self.count - 1, RUN_FRAMES)
         if at == 0:
@@ -93,9 +122,17 @@ class _Stats:
 
     @property
     def combed(self) -> tuple[float | None, int]:
-        """(field-motion combed share, frames that said anything)."""
-        summary = field_motion.summarise(self.fields.calls)
-        return summary["combed_share"], summary["combed"] + summary["clean"]
+        """(share of the frames that said anything whose fields show two instants with the frame
+        before or after them doing the same, those frames). Combs left in a picture last from
+        frame to frame; a lone call is noise, a dropout or the aliasing of a deinterlaced
+        credits roll (every third frame at some speeds)."""
+        calls = [c["call"] for c in self.fields.calls]
+        decided = sum(1 for c in calls if c in {"combed", "clean"})
+        beside = [None, *calls, None]
+        lasting = sum(
+            1 for i, c in enumerate(calls) if c == "combed" and "combed" in beside[i : i + 3 : 2]
+        )
+        return (lasting / decided if decided else None), decided
 
     @property
     def duration(self) -> float:
@@ -245,52 +282,119 @@ def check_aspect(p: _Pair) -> dict[str, Any]:
 
 
 def check_scan(p: _Pair) -> dict[str, Any]:
-    """Fields made progressive: at most 5% of moving frames with fields from two instants. A
-    source left alone fails only when field motion and idet both find it more combed than itself
-    (on small pictures a few moving frames make field motion noisy). Little motion: idet alone."""
+    """Fields from two instants, judged on the output alone (QC is the net under a wrong scan
+    call, so it does not follow the source or the decision): at most COMBED_MAX of its moving
+    frames, one stray frame allowed, and under CLEAR_COMBED only where idet's single-frame test
+    sees them too. Little motion: idet's share stands in. Not judged when the
+    run was asked to leave the fields alone (`deinterlace=off`)."""
     out_share, out_decided = p.out_stats.combed
-    src_share, src_decided = p.src_stats.combed
-    if p.planned is not None:
-        untouched = (p.fields.get("mode") or "none") == "none"
-    else:
-        untouched = src_decided < DECIDED_MIN or (src_share or 0.0) < SOURCE_INTERLACED
+    src_share, _ = p.src_stats.combed
+    asked_off = (p.picture.get("settings") or {}).get("deinterlace") == "off"
+    idet = p.out_stats.idet.single_share
     if out_decided >= DECIDED_MIN:
-        measure, value, source = "field motion", out_share or 0.0, src_share or 0.0
+        measure, value = "field motion", out_share or 0.0
+        allowed = COMBED_MAX + 1 / out_decided
+        # Thin detail moving vertically (a credits roll) can look like two instants to field
+        # motion on a clean picture; idet then sees none. Below CLEAR_COMBED both must see them.
+        combed = value > allowed and (idet > COMBED_MAX or value >= CLEAR_COMBED)
     else:
-        measure, value, source = "idet", p.out_stats.idet.share, p.src_stats.idet.share
-    allowed = max(COMBED_MAX, source + COMBED_MAX) if untouched else COMBED_MAX
-    idet_allowed = max(COMBED_MAX, p.src_stats.idet.share + COMBED_MAX)
-    passed = value <= allowed or (untouched and p.out_stats.idet.share <= idet_allowed)
+        measure, value, allowed = "idet", idet, COMBED_MAX
+        combed = value > allowed
     return _result(
-        passed, round(value, 4), f"<= {allowed:.4g}",
+        asked_off or not combed, round(value, 4),
+        "not judged (deinterlace=off)" if asked_off else f"<= {allowed:.4g}",
         f"{value:.2f} of moving frames show fields from two instants by {measure} "
-        f"(expected <= {allowed:.2f})",
-        measure=measure, source=round(source, 4), decided_frames=out_decided,
-        idet=round(p.out_stats.idet.share, 4), source_idet=round(p.src_stats.idet.share, 4),
+        f"(idet {idet:.2f}; expected <= {allowed:.2f})",
+        measure=measure, source=round(src_share or 0.0, 4), decided_frames=out_decided,
+        idet=round(idet, 4), source_idet=round(p.src_stats.idet.single_share, 4),
         measured_at_height=p.height,
     )  # fmt: skip
 
 
-def _no_more_than_source(name: str, out_n: int, src_n: int, p: _Pair):
-    count = max(1, p.out_stats.count)
-    out_share, src_share = out_n / count, src_n / max(1, p.src_stats.count)
-    allowed = src_share + EXTRA_SHARE + 1 / count
+def check_judder(p: _Pair) -> dict[str, Any]:
+    """Pulldown repeats left in the output (film frames shown twice on a 3:2 cadence), judged on
+    the output alone unless the run was asked to leave the fields alone."""
+    repeats = pulldown_repeats(p.out_stats.diffs)
+    asked_off = (p.picture.get("settings") or {}).get("deinterlace") == "off"
+    times = [p.out_stats.times[i] for i in repeats[:5]]
     return _result(
-        out_share <= allowed, out_n, f"<= {allowed:.3f} of frames",
-        f"{out_n} {name} frames, {out_share:.3f} of frames (expected <= {allowed:.3f} of frames; "
-        f"source: {src_n})",
-        source=src_n, share=round(out_share, 4),
+        asked_off or len(repeats) <= JUDDER_MAX, len(repeats),
+        "not judged (deinterlace=off)" if asked_off else f"<= {JUDDER_MAX}",
+        f"{len(repeats)} pulldown repeats left (a film frame shown twice every 5 frames; "
+        f"expected <= {JUDDER_MAX})",
+        first_at_s=[round(t, 3) for t in times if t is not None],
+    )  # fmt: skip
+
+
+def _on_screen(p: _Pair) -> list[int]:
+    """For each output frame, the source frame on screen at its time (both counted from their
+    first frame): the same time base whatever the output's frame count."""
+    src, out = p.src_stats, p.out_stats
+    if None in src.times or None in out.times or not src.times:
+        return [min(src.count - 1, i * src.count // max(1, out.count)) for i in range(out.count)]
+    s0, o0 = min(src.times), min(out.times)
+    starts = np.array([t - s0 for t in src.times])
+    order = np.argsort(starts, kind="stable")
+    at = np.searchsorted(starts[order], [t - o0 + 1e-4 for t in out.times], side="right") - 1
+    return [int(order[max(0, j)]) for j in at]
+
+
+def _durations(times: list[float | None], count: int) -> np.ndarray:
+    """Each output frame's time on screen (equal shares when a time is unknown)."""
+    if None in times or count < 2:
+        return np.ones(count) / max(1, count)
+    t = np.array(times, dtype=np.float64)
+    steps = np.diff(t)
+    last = float(np.median(steps)) if len(steps) else 0.0
+    return np.maximum(np.append(steps, last), 0.0)
+
+
+def _not_in_source(name: str, word: str, flags: list[bool], p: _Pair, says: str) -> dict[str, Any]:
+    """Output frames that gained `name` where the source did not have it, as a share of the
+    output's duration: at most EXTRA_SHARE and one frame."""
+    durations = _durations(p.out_stats.times, p.out_stats.count)
+    total = float(durations.sum()) or 1.0
+    gained = float(durations[np.array(flags, dtype=bool)].sum()) if flags else 0.0
+    count = sum(flags)
+    share = gained / total
+    allowed = EXTRA_SHARE + float(np.median(durations)) / total if len(durations) else 1.0
+    return _result(
+        share <= allowed, count, f"<= {allowed:.3f} of the duration",
+        f"{count} {word} frames ({gained:.2f} s, {share:.3f} of the duration) {says} "
+        f"(expected <= {allowed:.3f})",
+        seconds=round(gained, 3), share=round(share, 4), output_total=getattr(p.out_stats, name),
+        source_total=getattr(p.src_stats, name),
     )  # fmt: skip
 
 
 def check_frozen(p: _Pair) -> dict[str, Any]:
-    """Film frames once each: inverse telecine and mixed titles' film sections drop the
-    pulldown's repeats, so an output repeats no more frames than its source."""
-    return _no_more_than_source("repeated", p.out_stats.frozen, p.src_stats.frozen, p)
+    """Output frames that repeat the one before where the source's picture moved over the same
+    time (film frames once each; still shots, fades and dark scenes stay as they were)."""
+    src, out = p.src_stats, p.out_stats
+    screen = _on_screen(p)
+    flags = []
+    for i, diff in enumerate(out.diffs):
+        if diff is None or diff > FROZEN_DIFF:
+            flags.append(False)
+            continue
+        first = screen[i - 1] + 1 if i else screen[i]
+        moved = [d for d in src.diffs[first : screen[i] + 1] or src.diffs[screen[i] : screen[i] + 1]
+                 if d is not None]  # fmt: skip
+        flags.append(bool(moved) and max(moved) > SOURCE_MOVED)
+    return _not_in_source(
+        "frozen", "repeated", flags, p, "repeat the frame before where the source moved"
+    )
 
 
 def check_black(p: _Pair) -> dict[str, Any]:
-    return _no_more_than_source("black", p.out_stats.black, p.src_stats.black, p)
+    """Output frames black where the source's picture at the same time was clearly not (dark
+    scenes, fades and credits on black are black in both)."""
+    screen = _on_screen(p)
+    flags = [
+        luma <= BLACK_LUMA and p.src_stats.lumas[j] > BLACK_LUMA + BLACK_MARGIN
+        for luma, j in zip(p.out_stats.lumas, screen, strict=True)
+    ]
+    return _not_in_source("black", "black", flags, p, "where the source's picture was not black")
 
 
 def check_streams(p: _Pair) -> dict[str, Any]:
@@ -309,6 +413,7 @@ CHECKS = {
     "scan": check_scan,
     "black": check_black,
     "frozen": check_frozen,
+    "judder": check_judder,
     "streams": check_streams,
 }
 
