@@ -43,6 +43,10 @@ class VideoPaths:
         """The quality-control report of the assembled video."""
         return self.work / f"qc-{ext}.json"
 
+    def qc_rejected(self, ext: str) -> Path:
+        """The quality-control report of an assembled video QC refused to publish."""
+        return self.work / f"qc-{ext}.rejected.json"
+
     def finals(self) -> list[Path]:
         """The final video(s) there: final.mp4 or final.mkv, whichever the run chose."""
         return sorted(self.root.glob("final.*"))

@@ -301,7 +301,7 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     log = tmp_path / "batch.log"
     command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
     command += ["--profile", "slurm", "--config", f"shard_frames={SHARD_FRAMES}"]
-    command += ["intermediate=none", *FAST_STATUS]
+    command += ["intermediate=none", "--", *FAST_STATUS]
     process = start([sys.executable, *command], bare_env(), log)
     run = finish(process, log, RUN_TIMEOUT_S)
     assert run.returncode == 0, run.output[-3000:]
@@ -318,7 +318,7 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
 def test_plan_on_slurm_probes_in_slurm_jobs_and_upscales_nothing(manifest: Path, tmp_path: Path):
     log = tmp_path / "plan.log"
     command = ["-m", "vsr", "plan", str(manifest), "-o", str(tmp_path / "plan")]
-    command += ["--profile", "slurm", *FAST_STATUS]
+    command += ["--profile", "slurm", "--", *FAST_STATUS]
     run = finish(start([sys.executable, *command], bare_env(), log), log, RUN_TIMEOUT_S)
     assert run.returncode == 0, run.output[-3000:]
     rows = list(csv.DictReader((tmp_path / "plan" / "plan.csv").open()))

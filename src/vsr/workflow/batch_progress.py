@@ -35,6 +35,7 @@ class BatchProgress:
         self.every_s, self.plain_every_s = every_s, plain_every_s
         self.started = time.time()
         self.finished: set[str] = set()
+        self.started_at: dict[str, float] = {}  # title -> when its Snakemake run began
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -51,28 +52,43 @@ class BatchProgress:
         self.thread.join()
         self._status(final=True)
 
+    def chunk_started(self, videos: list[str]) -> None:
+        with self.lock:
+            now = time.time()
+            for video in videos:
+                self.started_at.setdefault(video, now)
+
     def chunk_done(self, videos: list[str], returncode: int, log: Path) -> None:
         """After a chunk's run: every title of it not reported yet gets its line now."""
-        from vsr.workflow.batch import title_failure, title_record
-
         with self.lock:
             for video in videos:
                 if video in self.finished:
-                    self.records[video]["log"] = str(log)
                     continue
-                record = title_record(self.results, video, str(log))
-                if record["status"] != "done":
-                    reason = title_failure(self.results, video, self.started)
-                    record["status"] = "failed" if returncode or reason else "incomplete"
-                    if not reason and record["status"] == "failed":
-                        # No step wrote its line (a full disk can swallow it): say why anyway.
-                        reason = _run_failure(self.results, video, log)
-                    record["reason"] = reason or ""
-                self._finish(video, record)
+                self._finish(video, self._record(video, returncode, log))
             self.write_reports(self.results, self.records)
 
-    def _finish(self, video: str, record: dict[str, Any]) -> None:
+    def _record(self, video: str, returncode: int | None, log: Path | None) -> dict[str, Any]:
+        """The title's archive record now: done, or failed with its own step's line and log
+        (None while its run goes on and no step of it failed)."""
+        from vsr.workflow.batch import title_failure, title_record
+
+        record = title_record(self.results, video, str(log or ""))
+        record.setdefault("model", self.records[video].get("model", ""))
         if record["status"] == "done":
+            return record
+        found = title_failure(self.results, video, self.started)
+        if found:
+            return {**record, "status": "failed", "stage": found.stage,
+                    "reason": found.reason, "log": str(found.log)}  # fmt: skip
+        if returncode is None or log is None:
+            return {}
+        # No step wrote its line (a full disk can swallow it, a killed job writes none): say
+        # why anyway, from this title's own run.
+        status = "failed" if returncode else "incomplete"
+        return {**record, "status": status, "reason": _run_failure(self.results, video, log)}
+
+    def _finish(self, video: str, record: dict[str, Any]) -> None:
+        if record["status"] == "done" or record.get("unpublished"):
             record["crops"] = _before_after(self.results, record)
         self.records[video] = record
         self.finished.add(video)
@@ -80,19 +96,14 @@ class BatchProgress:
         print(self.line(record), file=self.out, flush=True)
 
     def _run(self) -> None:
-        from vsr.workflow.batch import title_failure, title_record
-
         while not self.stop.wait(self.every_s):
             changed = False
             with self.lock:
                 for video in self.pending:
-                    if video in self.finished:
+                    if video in self.finished or video not in self.started_at:
                         continue
-                    if video_paths(self.results, video).summary.is_file():
-                        self._finish(video, title_record(self.results, video))
-                        changed = True
-                    elif reason := title_failure(self.results, video, self.started):
-                        record = {"id": video, "status": "failed", "reason": reason}
+                    record = self._record(video, None, None)
+                    if record:
                         self._finish(video, record)
                         changed = True
                 if changed:
@@ -113,7 +124,7 @@ class BatchProgress:
                 titles_known += 1
             elif status is not None:
                 failed += 1
-            elif paths.timing("probe").exists():
+            elif self._running(video):
                 running += 1
                 progress = upscale_progress(paths)
                 if progress is not None:
@@ -136,6 +147,20 @@ class BatchProgress:
             "fps": fps,
             "eta_s": eta,
         }
+
+    def _running(self, video: str) -> bool:
+        """A title is running once a step of it has started in its run (its log written since
+        then): the titles of a chunk waiting their turn are not."""
+        since = self.started_at.get(video)
+        if since is None:
+            return False
+        for log in video_paths(self.results, video).logs.glob("**/*.log"):
+            try:
+                if log.stat().st_mtime >= since:
+                    return True
+            except OSError:
+                continue
+        return False
 
     def text(self) -> str:
         n = self.numbers()
@@ -176,7 +201,7 @@ def _before_after(results: Path, record: dict[str, Any]) -> str:
     try:
         made = before_after(
             record.get("source", ""),
-            record["output"],
+            record.get("output") or record["unpublished"],
             results / name,
             int(record.get("rotation") or 0),
             str(record.get("crop") or ""),
