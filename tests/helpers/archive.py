@@ -112,3 +112,25 @@ def letterbox(source: Path, out: Path, top: int, bottom: int, left: int, right: 
     ffmpeg("-i", str(source), "-vf", f"{inner},pad={w}:{h}:{left}:{top}:black,setsar={sar}",
            "-c:v", "libx264", "-crf", "12", "-c:a", "copy", str(out))  # fmt: skip
     return out
+
+
+def cut_short(source: Path, out: Path, keep: float = 0.6) -> Path:
+    """A copy of an MP4 that stops part way: its index (moov first) declares the whole title,
+    the file holds `keep` of it, as an interrupted copy leaves it."""
+    whole = out.with_name(f"{out.stem}-whole.mp4")
+    ffmpeg("-i", str(source), "-c", "copy", "-movflags", "+faststart", str(whole))
+    data = whole.read_bytes()
+    out.write_bytes(data[: int(len(data) * keep)])
+    whole.unlink()
+    return out
+
+
+def black_model(out: Path) -> Path:
+    """A tiny ESRGAN checkpoint whose weights are all zero: it turns every frame black, a real
+    defect QC must catch (and a person may still accept)."""
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    net = ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=4)
+    torch.save({k: torch.zeros_like(v) for k, v in net.state_dict().items()}, out)
+    return out

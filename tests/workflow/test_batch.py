@@ -1,19 +1,27 @@
-"""`vsr batch`: chunks of titles, one Snakemake run each, resumable, archive.csv."""
+"""`vsr batch`: chunks of titles, one Snakemake run each, resumable, archive.csv; one title's
+failure never touches another title, and a failed title is something a person can act on."""
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from helpers.archive import black_model, cut_short
 
 from vsr.media.sample import ClipSpec, make_clip
 
 VSR = [sys.executable, "-m", "vsr"]
 
 
-def batch(manifest: Path, results: Path) -> subprocess.CompletedProcess[str]:
-    command = [*VSR, "batch", str(manifest), "-o", str(results), "--chunk", "2"]
-    command += ["--parallel", "2", "--config", "intermediate=none", "shard_frames=4"]
+def batch(manifest: Path, results: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [*VSR, "batch", str(manifest), "-o", str(results), *options]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def archive(results: Path) -> dict[str, dict[str, str]]:
+    return {row["id"]: row for row in csv.DictReader((results / "archive.csv").open())}
 
 
 def test_batch_runs_chunks_writes_archive_csv_and_resumes(tmp_path: Path):
@@ -24,21 +32,90 @@ def test_batch_runs_chunks_writes_archive_csv_and_resumes(tmp_path: Path):
     manifest = tmp_path / "archive.tsv"
     manifest.write_text("\n".join(rows) + "\n")
     results = tmp_path / "out"
+    options = ["--chunk", "2", "--parallel", "2", "--config", "intermediate=none", "shard_frames=4"]
 
-    first = batch(manifest, results)
+    first = batch(manifest, results, *options)
     assert first.returncode == 0, first.stdout + first.stderr
     lines = [line for line in first.stdout.splitlines() if line.startswith("t")]
     assert sorted(line.split(":")[0] for line in lines) == ["t0", "t1", "t2"]
     assert all(", qc ok, " in line for line in lines), lines
-    table = {row["id"]: row for row in csv.DictReader((results / "archive.csv").open())}
+    table = archive(results)
     assert [table[f"t{i}"]["frames"] for i in range(3)] == ["5", "6", "7"]
     assert {row["status"] for row in table.values()} == {"done"}
     assert len(list((results / ".batch").glob("chunk-*"))) == 2  # 3 titles, chunks of 2
 
     # Resume: finished titles are not planned again; a title whose summary is gone runs again.
     (results / "t1" / "summary.json").unlink()
-    second = batch(manifest, results)
+    second = batch(manifest, results, *options)
     assert second.returncode == 0, second.stdout + second.stderr
     chunk = next((results / ".batch").glob("chunk-0000-*")).joinpath("manifest.tsv").read_text()
     assert "t1" in chunk and "t0" not in chunk and "t2" not in chunk
     assert "3/3 titles done" in second.stdout
+
+
+@pytest.fixture(scope="module")
+def archive_of_eleven(tmp_path_factory) -> Path:
+    """Eleven titles: nine tiny clips that run, one truncated copy, one whose model (named in
+    its row) makes black frames. The rows name no model but that one: `--model` fills them."""
+    folder = tmp_path_factory.mktemp("eleven")
+    rows = ["id\tsource\ttype\tmodel"]
+    for i in range(9):
+        clip = make_clip(folder / f"c{i}.mp4", ClipSpec(width=48, height=32, frames=4 + i % 3))
+        rows.append(f"t{i}\t{clip}\tanime\t")
+    cut = cut_short(make_clip(folder / "long.mp4", ClipSpec(width=48, height=32, frames=24)),
+                    folder / "cut.mp4")  # fmt: skip
+    rows.append(f"cut\t{cut}\tanime\t")
+    rows.append(f"black\t{folder / 'c0.mp4'}\tanime\t{black_model(folder / 'black.pth')}")
+    (folder / "archive.tsv").write_text("\n".join(rows) + "\n")
+    return folder / "archive.tsv"
+
+
+ELEVEN = ["--model", "bicubic", "--cores", "2", "--config", "intermediate=none"]
+ELEVEN += ["--config", "shard_frames=8"]  # both --config flags apply
+
+
+@pytest.mark.slow
+def test_one_title_failing_never_touches_another(archive_of_eleven: Path, tmp_path: Path):
+    results = tmp_path / "out"
+    run = batch(archive_of_eleven, results, *ELEVEN)
+    assert run.returncode == 1, run.stdout + run.stderr
+    table = archive(results)
+    done = {v for v, row in table.items() if row["status"] == "done"}
+    assert done == {f"t{i}" for i in range(9)}, run.stdout
+    # The truncated title: refused by the shared preflight with its own reason, never run.
+    cut = table["cut"]
+    assert (cut["status"], cut["stage"]) == ("failed", "preflight")
+    assert "cut.mp4: truncated" in cut["reason"] and Path(cut["log"]).is_file()
+    assert not (results / "cut" / "logs" / "split.log").exists()
+    assert all("cut" not in m.read_text() for m in results.glob(".batch/*/manifest.tsv"))
+    # The black title: QC's own verdict, its values next to their thresholds, its output kept.
+    black = table["black"]
+    assert (black["status"], black["stage"]) == ("failed", "qc"), black
+    assert "qc failed: " in black["reason"] and "black" in black["reason"]
+    assert "black 24" not in black["qc"] and "(expected <= " in black["qc"], black["qc"]
+    assert black["scan"] == "progressive" and black["container"] == "mp4"
+    assert Path(black["unpublished"]).is_file() and Path(black["log"]).name == "qc-mp4.log"
+    assert (results / ".archive" / "black.png").is_file()  # before/after from the unpublished
+    for line in run.stdout.splitlines():
+        if ": failed" in line:
+            assert "(log: -)" not in line and "(log: /" in line, line
+    summary = json.loads((results / "t0" / "summary.json").read_text())
+    assert summary["model"] == "bicubic"
+    settings = summary["provenance"]["settings"]
+    assert (settings["intermediate"], settings["shard_frames"]) == ("none", 8)
+
+    # After looking, a person accepts the black frames: a rerun redoes only that title's QC.
+    waived = archive_of_eleven.read_text().replace("black.pth\n", "black.pth\tblack, frozen\n")
+    manifest = archive_of_eleven.with_name("waived.tsv")
+    manifest.write_text(waived.replace("model\n", "model\tqc_waive\n", 1))
+    again = batch(manifest, results, *ELEVEN)
+    assert again.returncode == 1, again.stdout + again.stderr  # the truncated title stays
+    table = archive(results)
+    assert table["black"]["status"] == "done"
+    assert sorted(table["black"]["waived"].split()) == ["black", "frozen"]
+    summary = json.loads((results / "black" / "summary.json").read_text())
+    assert sorted(summary["provenance"]["qc_waived"]) == ["black", "frozen"]
+    assert summary["provenance"]["qc_waived"]["black"]["pass"] is False
+    ran = "".join(log.read_text() for log in results.glob(".batch/*/snakemake.log"))
+    assert "rule fused" not in ran and "rule split" not in ran, ran[-3000:]
+    assert "10/11 titles done" in again.stdout

@@ -122,7 +122,25 @@ def test_pages_open_in_a_browser_with_their_pictures(planned, batched, page):
                                   (out / "archive.html", "failed", 2)):  # fmt: skip
         page.goto(html.as_uri())
         page.wait_for_load_state("load")
+        # The index comes first, one line per title, its first line the first card's title.
+        assert page.evaluate("() => !!(document.getElementById('index').compareDocumentPosition("
+                             "document.querySelector('div.title')) & 4)")  # fmt: skip
+        assert first in page.locator("#index tbody tr").first.get_attribute("data-status")
         assert first in page.locator("div.title").first.get_attribute("class")
+        page.select_option("#status", first)  # the filter keeps only that status's lines
+        shown = page.locator("#index tbody tr:not([hidden])").count()
+        assert (
+            shown
+            == page.locator(f"div.title.{first}").count()
+            == int(page.locator("#shown").inner_text())
+        )
+        # Pictures load as their card comes near (loading=lazy): scroll through every card.
+        for card in page.locator("div.title").all():
+            card.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "n => [...document.images].filter(i => i.complete && i.naturalWidth > 0).length >= n",
+            arg=pictures,
+        )
         loaded = page.evaluate(
             "() => [...document.images].filter(i => i.complete && i.naturalWidth > 0).length"
         )
