@@ -127,6 +127,9 @@ def test_pages_open_in_a_browser_with_their_pictures(planned, batched, page):
                              "document.querySelector('div.title')) & 4)")  # fmt: skip
         assert first in page.locator("#index tbody tr").first.get_attribute("data-status")
         assert first in page.locator("div.title").first.get_attribute("class")
+        ids = page.locator("#index tbody td:first-child").all_inner_texts()
+        page.locator("#index th").first.click()  # sorted by id
+        assert page.locator("#index tbody td:first-child").all_inner_texts() == sorted(ids)
         page.select_option("#status", first)  # the filter keeps only that status's lines
         shown = page.locator("#index tbody tr:not([hidden])").count()
         assert (

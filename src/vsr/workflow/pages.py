@@ -39,13 +39,14 @@ SCRIPT = """
 const t=document.getElementById('index'),b=t.tBodies[0],f=document.getElementById('filter'),
 s=document.getElementById('status'),n=document.getElementById('shown');
 function apply(){const q=f.value.toLowerCase(),st=s.value;let k=0;
-for(const r of b.rows){const on=(!st||r.dataset.status===st)&&(!q||r.textContent.toLowerCase().includes(q));
+for(const r of b.rows){
+const on=(!st||r.dataset.status===st)&&(!q||r.textContent.toLowerCase().includes(q));
 r.hidden=!on;if(on)k++;}n.textContent=k;}
 f.addEventListener('input',apply);s.addEventListener('change',apply);
 t.tHead.addEventListener('click',e=>{const th=e.target.closest('th');if(!th)return;
 const i=th.cellIndex,up=th.dataset.dir!=='up';th.dataset.dir=up?'up':'down';
 const num=th.dataset.num==='1',rows=[...b.rows];
-rows.sort((x,y)=>{const a=x.cells[i].dataset.v??x.cells[i].textContent,c=y.cells[i].dataset.v??y.cells[i].textContent;
+rows.sort((x,y)=>{const a=x.cells[i].textContent,c=y.cells[i].textContent;
 const r=num?(parseFloat(a)||0)-(parseFloat(c)||0):a.localeCompare(c);return up?r:-r;});
 b.append(...rows);});
 })();
