@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.archive import black_model, cut_short
+from helpers.archive import assert_each_title_has_its_own_verdict, eleven_titles
 
 from vsr.media.sample import ClipSpec, make_clip
 
@@ -55,19 +55,7 @@ def test_batch_runs_chunks_writes_archive_csv_and_resumes(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def archive_of_eleven(tmp_path_factory) -> Path:
-    """Eleven titles: nine tiny clips that run, one truncated copy, one whose model (named in
-    its row) makes black frames. The rows name no model but that one: `--model` fills them."""
-    folder = tmp_path_factory.mktemp("eleven")
-    rows = ["id\tsource\ttype\tmodel"]
-    for i in range(9):
-        clip = make_clip(folder / f"c{i}.mp4", ClipSpec(width=48, height=32, frames=4 + i % 3))
-        rows.append(f"t{i}\t{clip}\tanime\t")
-    cut = cut_short(make_clip(folder / "long.mp4", ClipSpec(width=48, height=32, frames=24)),
-                    folder / "cut.mp4")  # fmt: skip
-    rows.append(f"cut\t{cut}\tanime\t")
-    rows.append(f"black\t{folder / 'c0.mp4'}\tanime\t{black_model(folder / 'black.pth')}")
-    (folder / "archive.tsv").write_text("\n".join(rows) + "\n")
-    return folder / "archive.tsv"
+    return eleven_titles(tmp_path_factory.mktemp("eleven"))
 
 
 ELEVEN = ["--model", "bicubic", "--cores", "2", "--config", "intermediate=none"]
@@ -79,26 +67,7 @@ def test_one_title_failing_never_touches_another(archive_of_eleven: Path, tmp_pa
     results = tmp_path / "out"
     run = batch(archive_of_eleven, results, *ELEVEN)
     assert run.returncode == 1, run.stdout + run.stderr
-    table = archive(results)
-    done = {v for v, row in table.items() if row["status"] == "done"}
-    assert done == {f"t{i}" for i in range(9)}, run.stdout
-    # The truncated title: refused by the shared preflight with its own reason, never run.
-    cut = table["cut"]
-    assert (cut["status"], cut["stage"]) == ("failed", "preflight")
-    assert "cut.mp4: truncated" in cut["reason"] and Path(cut["log"]).is_file()
-    assert not (results / "cut" / "logs" / "split.log").exists()
-    assert all("cut" not in m.read_text() for m in results.glob(".batch/*/manifest.tsv"))
-    # The black title: QC's own verdict, its values next to their thresholds, its output kept.
-    black = table["black"]
-    assert (black["status"], black["stage"]) == ("failed", "qc"), black
-    assert "qc failed: " in black["reason"] and "black" in black["reason"]
-    assert "black 24" not in black["qc"] and "(expected <= " in black["qc"], black["qc"]
-    assert black["scan"] == "progressive" and black["container"] == "mp4"
-    assert Path(black["unpublished"]).is_file() and Path(black["log"]).name == "qc-mp4.log"
-    assert (results / ".archive" / "black.png").is_file()  # before/after from the unpublished
-    for line in run.stdout.splitlines():
-        if ": failed" in line:
-            assert "(log: -)" not in line and "(log: /" in line, line
+    assert_each_title_has_its_own_verdict(results, run.stdout)
     summary = json.loads((results / "t0" / "summary.json").read_text())
     assert summary["model"] == "bicubic"
     settings = summary["provenance"]["settings"]

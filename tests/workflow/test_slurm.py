@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from helpers.archive import assert_each_title_has_its_own_verdict, eleven_titles
 from helpers.media import psnr, video_frames
 from helpers.slurm import (
     FAST_STATUS,
@@ -313,6 +314,22 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     assert comments[0] == "rule_finish_assemble_qc"
     assert comments[1] == "rule_gpu_shards_upscale_encode"
     assert comments[2] == "rule_prep_probe_split"
+
+
+def test_batch_on_slurm_gives_each_title_its_own_verdict(tmp_path: Path) -> None:
+    """Eleven tiny bicubic titles through the profile, one truncated, one whose model makes
+    black frames: the nine others done, the truncated one refused by the preflight (its probe
+    a Slurm job) and never run, the black one failed by QC; each with its own reason."""
+    manifest = eleven_titles(tmp_path / "titles")
+    log = tmp_path / "batch.log"
+    command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
+    command += ["--profile", "slurm", "--parallel", "4", "--model", "bicubic"]
+    command += ["--config", "intermediate=none", "shard_frames=8", "--", *FAST_STATUS]
+    run = finish(start([sys.executable, *command], bare_env(), log), log, 900)
+    assert run.returncode == 1, run.output[-3000:]
+    assert_each_title_has_its_own_verdict(tmp_path / "results", run.output)
+    probes = list((tmp_path / "results" / ".batch").glob("probe-*/snakemake.log"))
+    assert len(probes) == 11, probes  # the shared preflight: one probe run per title
 
 
 def test_plan_on_slurm_probes_in_slurm_jobs_and_upscales_nothing(manifest: Path, tmp_path: Path):
