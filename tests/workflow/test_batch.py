@@ -68,6 +68,8 @@ def test_one_title_failing_never_touches_another(archive_of_eleven: Path, tmp_pa
     run = batch(archive_of_eleven, results, *ELEVEN)
     assert run.returncode == 1, run.stdout + run.stderr
     assert_each_title_has_its_own_verdict(results, run.stdout)
+    ran = "".join(log.read_text() for log in results.glob(".batch/chunk-*/snakemake.log"))
+    assert "checkpoint probe:" not in ran  # the run reuses the preflight's probes
     summary = json.loads((results / "t0" / "summary.json").read_text())
     assert summary["model"] == "bicubic"
     settings = summary["provenance"]["settings"]
@@ -88,3 +90,19 @@ def test_one_title_failing_never_touches_another(archive_of_eleven: Path, tmp_pa
     ran = "".join(log.read_text() for log in results.glob(".batch/*/snakemake.log"))
     assert "rule fused" not in ran and "rule split" not in ran, ran[-3000:]
     assert "10/11 titles done" in again.stdout
+
+
+def test_status_line_counts_as_running_only_titles_a_step_has_started(tmp_path: Path):
+    from vsr.layout import video_paths
+    from vsr.workflow.batch import progress_line, write_reports
+    from vsr.workflow.batch_progress import BatchProgress
+
+    records = {v: {"id": v, "status": "pending"} for v in ("a", "b", "c")}
+    progress = BatchProgress(tmp_path, records, list(records), None, progress_line, write_reports)
+    progress.chunk_started(["a", "b"])  # one chunk of two; "c" waits for the next
+    assert progress.numbers()["running"] == 0
+    log = video_paths(tmp_path, "a").log("split.log")
+    log.parent.mkdir(parents=True)
+    log.write_text("")
+    assert progress.numbers()["running"] == 1
+    assert "0 done, 0 failed, 1 running of 3" in progress.text()

@@ -103,14 +103,15 @@ def test_plan_makes_the_run_decisions(planned):
 def test_batch_after_the_plan_hits_only_predicted_failures(planned, batched):
     _, plan, plan_s, _ = planned
     out, records, batch_s, result = batched
-    assert records["pcm"]["status"] == "failed"
+    # The plan's error is the batch's: refused by the same preflight, never run.
+    assert (records["pcm"]["status"], records["pcm"]["stage"]) == ("failed", "preflight")
     assert records["pcm"]["reason"] == plan["pcm"]["reason"]
     for name in ("boxed", "tff"):
         assert records[name]["status"] == "done", (name, result.stdout, result.stderr[-2000:])
         for column in ("scan", "crop", "container"):
             assert records[name][column] == plan[name][column], (name, column)
     # A title's line as soon as it ends, and the status line with the archive's numbers.
-    assert "pcm: failed: " in result.stdout and "[batch] " in result.stdout
+    assert "pcm: failed at preflight: " in result.stdout and "[batch] " in result.stdout
     assert (out / "archive.html").is_file()
     print(f"plan {plan_s:.1f} s for 6 titles; batch {batch_s:.1f} s for 3 (bicubic)")
 

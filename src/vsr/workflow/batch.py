@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -320,7 +320,9 @@ def preflight(table, results: Path, settings: dict[str, Any], runs: Runs) -> dic
     from vsr.workflow.plan import plan_row, probe_all
     from vsr.workflow.preflight import free_bytes
 
-    errors = probe_all(table, results, settings, runs, reuse=True)
+    # Locally the probes of every run slot at once (the run has not started yet).
+    probing = replace(runs, cores=runs.cores * runs.parallel)
+    errors = probe_all(table, results, settings, probing, reuse=True)
     kind = "cuda" if runs.profile != "local" else device_kind(settings["upscale"]["device"])
     free = free_bytes(results)
     refused: dict[str, dict] = {}

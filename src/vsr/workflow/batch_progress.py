@@ -35,7 +35,8 @@ class BatchProgress:
         self.every_s, self.plain_every_s = every_s, plain_every_s
         self.started = time.time()
         self.finished: set[str] = set()
-        self.started_at: dict[str, float] = {}  # title -> when its Snakemake run began
+        # title -> its step logs (and their times) when its Snakemake run began
+        self.started_at: dict[str, dict[Path, float]] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -54,9 +55,8 @@ class BatchProgress:
 
     def chunk_started(self, videos: list[str]) -> None:
         with self.lock:
-            now = time.time()
             for video in videos:
-                self.started_at.setdefault(video, now)
+                self.started_at.setdefault(video, _logs(self.results, video))
 
     def chunk_done(self, videos: list[str], returncode: int, log: Path) -> None:
         """After a chunk's run: every title of it not reported yet gets its line now."""
@@ -149,18 +149,10 @@ class BatchProgress:
         }
 
     def _running(self, video: str) -> bool:
-        """A title is running once a step of it has started in its run (its log written since
-        then): the titles of a chunk waiting their turn are not."""
-        since = self.started_at.get(video)
-        if since is None:
-            return False
-        for log in video_paths(self.results, video).logs.glob("**/*.log"):
-            try:
-                if log.stat().st_mtime >= since:
-                    return True
-            except OSError:
-                continue
-        return False
+        """A title is running once a step of it has started in its run (a log of it written
+        since then): the titles of a chunk waiting their turn are not."""
+        before = self.started_at.get(video)
+        return before is not None and _logs(self.results, video) != before
 
     def text(self) -> str:
         n = self.numbers()
@@ -183,6 +175,16 @@ class BatchProgress:
         elif final or time.time() - self.last_plain >= self.plain_every_s:
             print(text, file=self.out, flush=True)
             self.last_plain = time.time()
+
+
+def _logs(results: Path, video: str) -> dict[Path, float]:
+    found = {}
+    for log in video_paths(results, video).logs.glob("**/*.log"):
+        try:
+            found[log] = log.stat().st_mtime
+        except OSError:
+            continue
+    return found
 
 
 def _duration(seconds: float) -> str:
