@@ -74,6 +74,16 @@ def test_one_title_failing_never_touches_another(archive_of_eleven: Path, tmp_pa
     assert summary["model"] == "bicubic"
     settings = summary["provenance"]["settings"]
     assert (settings["intermediate"], settings["shard_frames"]) == ("none", 8)
+    # The plan with the same options said what the run made: model, size and frames per title.
+    plan = subprocess.run([*VSR, "plan", str(archive_of_eleven), "-o", str(tmp_path / "plan"),
+                           *ELEVEN], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert plan.returncode == 1, plan.stderr  # the truncated title is an error
+    planned = {r["id"]: r for r in csv.DictReader((tmp_path / "plan" / "plan.csv").open())}
+    made = archive(results)
+    for title in [f"t{i}" for i in range(9)] + ["black"]:
+        for column in ("model", "size", "frames", "scan", "crop", "container"):
+            assert planned[title][column] == made[title][column], (title, column)
+    assert planned["cut"]["reason"] == made["cut"]["reason"]
 
     # After looking, a person accepts the black frames: a rerun redoes only that title's QC.
     waived = archive_of_eleven.read_text().replace("black.pth\n", "black.pth\tblack, frozen\n")
