@@ -6,10 +6,15 @@ about half an hour of planning (docs/scaling.md measures the curve). Here the ma
 into chunks of titles; each chunk is one Snakemake run (its own working directory, so runs do
 not contend for one lock), at most `--parallel` at a time. A title whose summary.json exists is
 done and never planned again, so an interrupted batch resumes by running the same command.
+Before any run, the shared preflight (`vsr plan`'s) probes each title: one it calls `error` is
+not run and is recorded with its own reason. A title's verdict is its own: its reason comes from
+its own step logs, and the titles a failed run left unfinished run again alone (`run_chunks`).
 While it runs, one status line keeps updating (titles done, failed and running, frames/s over
 the archive, ETA) and each title gets its line as soon as it finishes (`batch_progress`);
-`archive.csv` and `archive.html` in the results folder list every title: status and reason,
-frames, frames/s, QC, the decisions made (scan, crop, container), review reasons and output.
+`archive.csv` and `archive.html` in the results folder list every title: status, stage and
+reason, frames, frames/s, QC values against thresholds and waived checks, the decisions made
+(scan, fields, crop, container, size), review reasons, the output (or the unpublished one QC
+refused) and the log.
 """
 
 from __future__ import annotations
