@@ -29,7 +29,11 @@ rule qc:
         rejected=lambda wildcards: str(VIDEO.qc_rejected(wildcards.ext)).format(
             video=wildcards.video
         ),
+        rejected_output=lambda wildcards: str(VIDEO.rejected(wildcards.ext)).format(
+            video=wildcards.video
+        ),
     shell:
         "{params.vsr} qc {params.source:q} {input.assembled:q} {output.final:q} {output.qc:q}"
         " --probe {input.probe:q} --index {params.index:q} {params.enabled}"
-        " --waive={params.waive:q} --rejected {params.rejected:q} > {log:q} 2>&1"
+        " --waive={params.waive:q} --rejected {params.rejected:q}"
+        " --rejected-output {params.rejected_output:q} > {log:q} 2>&1"

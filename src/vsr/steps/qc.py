@@ -374,10 +374,11 @@ def qc_step(
     enabled: bool = True,
     waive: list[str] | None = None,
     rejected_json: str | None = None,
+    rejected: str | None = None,
 ) -> dict[str, Any]:
     """Check `assembled`; publish it as `final` only when every check passes or is waived
     (`waive`: checks a person accepted after looking, recorded under `waived`). A refused
-    output stays where it is, its report in `rejected_json`."""
+    output is kept as `rejected`, its report in `rejected_json`."""
     if enabled:
         report = check(source, assembled, probe_json=probe_json, index_json=index_json)
         report = waived(report, waive or [])
@@ -385,11 +386,15 @@ def qc_step(
         report = {"passed": True, "failed": [], "checks": {}, "skipped": True}
     log.info("qc report: %s", report)
     if not report["passed"]:
+        if rejected:
+            Path(rejected).unlink(missing_ok=True)
+            link_or_copy(assembled, rejected)
         if rejected_json:
             write_json(rejected_json, report)
         raise failure_line(final, report)
-    if rejected_json:
-        Path(rejected_json).unlink(missing_ok=True)
+    for path in (rejected_json, rejected):
+        if path:
+            Path(path).unlink(missing_ok=True)
     write_json(out_json, report)
     link_or_copy(assembled, final)
     return report
@@ -405,6 +410,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--waive", default="", help="checks accepted after a person looked (comma-separated)"
     )
     parser.add_argument("--rejected", help="where the report of a refused output goes")
+    parser.add_argument("--rejected-output", help="where a refused output is kept")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -421,6 +427,7 @@ def run(args: argparse.Namespace) -> None:
         enabled=not args.skip,
         waive=waive_list(args.waive),
         rejected_json=args.rejected,
+        rejected=args.rejected_output,
     )
 
 

@@ -153,9 +153,9 @@ def unfinished(paths: VideoPaths) -> dict[str, Any]:
             report = read_json(rejected)
             known["checks"] = report.get("checks") or {}
             known["qc"] = qc_text(report)
-            if paths.assembled(ext).is_file():
-                known["unpublished"] = str(paths.assembled(ext))
-    container = next((e for e in ("mp4", "mkv") if paths.assembled(e).is_file()), None)
+            if paths.rejected(ext).is_file():
+                known["unpublished"] = str(paths.rejected(ext))
+    container = next((e for e in ("mp4", "mkv") if paths.rejected(e).is_file()), None)
     container = container or info.get("container_out", "")
     try:
         made = decisions(info, container)
@@ -386,7 +386,9 @@ def run_batch(
         print(progress_line(record), file=out, flush=True)
     runnable = [video for video in pending if video not in refused]
     write_reports(results, records)
-    with BatchProgress(results, records, runnable, out, progress_line, write_reports) as progress:
+    with BatchProgress(
+        results, records, pending, out, progress_line, write_reports, settled=(*refused,)
+    ) as progress:
         run_chunks(
             table.loc[runnable],
             results,

@@ -28,13 +28,16 @@ class BatchProgress:
         write_reports: Callable[[Path, dict[str, dict[str, Any]]], None],
         every_s: float = 1.0,
         plain_every_s: float = 30.0,
+        settled: tuple[str, ...] = (),
     ):
+        """`pending`: the titles this batch runs; `settled`: those of them already failed
+        (the preflight's), counted but not run."""
         self.results, self.records, self.out = results, records, out
         self.pending = list(pending)
         self.line, self.write_reports = line, write_reports
         self.every_s, self.plain_every_s = every_s, plain_every_s
         self.started = time.time()
-        self.finished: set[str] = set()
+        self.finished: set[str] = set(settled)
         # title -> its step logs (and their times) when its Snakemake run began
         self.started_at: dict[str, dict[Path, float]] = {}
         self.lock = threading.Lock()
