@@ -5,7 +5,7 @@
 bench-slurm: install cluster-up  ## Slurm per-shard overhead, 1 vs 2 upscale jobs (local cluster)
 	$(PY) -m vsr.measure.bench_slurm
 
-.PHONY: bench-scale bench-scale-factor bench-overhead bench-planning bench-archive-slurm
+.PHONY: bench-scale bench-scale-factor bench-overhead bench-planning bench-pages bench-archive-slurm
 
 # A synthetic 30-minute 480p film with audio through the workflow (bicubic, keep_upscaled false):
 # peak disk, peak memory, frame count, A/V offset at the last minute. SCALE_ARGS to change it,
@@ -26,6 +26,11 @@ bench-overhead: install  ## core-seconds per frame outside the model vs FFmpeg's
 # `snakemake -n` time for growing numbers of titles (337 shards each, synthetic checkpoints).
 bench-planning: install  ## snakemake -n time for growing numbers of titles
 	$(PY) -m vsr.measure.planning --titles 1 3 10 30 100 --shards 337
+
+# plan.html and archive.html for 1,000 generated titles in headless Chromium: page weight, first
+# paint. PAGES_PICTURE: a contact sheet every title's picture copies (docs/archive.md, section 6).
+bench-pages: install  ## report pages for 1,000 titles: weight and time to first paint
+	$(PY) -m vsr.measure.report_pages --titles 1000 $(if $(PAGES_PICTURE),--picture $(PAGES_PICTURE))
 
 # 20 short titles through the Slurm profile: run wall time, Slurm jobs, sum of job wall times.
 bench-archive-slurm: install cluster-up  ## 20 short titles through the Slurm profile

@@ -12,9 +12,16 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from vsr.errors import VsrError, print_error, user_error
-from vsr.names import VIDEO_TYPES
+from vsr.options import (
+    add_config,
+    add_cores,
+    add_model_type,
+    add_profile,
+    positive_int,
+)
 from vsr.util import usable_cpus
 
 # `vsr step NAME`: one module per workflow rule, vsr.steps.NAME, with add_arguments() and run().
@@ -56,17 +63,6 @@ def step_main(argv: list[str]) -> int:
         return 2
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (0 or a negative number is refused, not defaulted)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line too: `vsr: error: --shard-frames: must be at least 1, got 0`."""
 
@@ -78,19 +74,11 @@ class _Parser(argparse.ArgumentParser):
 def _upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--type", choices=VIDEO_TYPES, default="real")
-    p.add_argument("--model", help="model name (see `vsr models`), .pth path or URL")
+    add_model_type(p, manifest=False)
     p.add_argument("--shard-frames", type=positive_int)
-    p.add_argument("--cores", type=positive_int, default=usable_cpus())
-    p.add_argument("--profile", default="local", help="local | slurm | a profile folder")
-    p.add_argument(
-        "--config",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="more config: KEY=VALUE or section.key=VALUE (encode.crf=20,"
-        " output.size=1920x1080, upscale.batch_size=4, audio=reencode)",
-    )
+    add_cores(p, usable_cpus())
+    add_profile(p)
+    add_config(p)
     p.add_argument("--keep-work", action="store_true", help="keep intermediate shards")
 
 
@@ -118,7 +106,64 @@ def _models(args: argparse.Namespace) -> None:
 
 
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cores", type=int, default=usable_cpus())
+    add_cores(p, usable_cpus())
+
+
+def _run_arguments(p: argparse.ArgumentParser, cores: int, cores_help: str) -> None:
+    """How `vsr batch` and `vsr plan --profile` send titles to Snakemake (`Runs`)."""
+    p.add_argument(
+        "--chunk", type=positive_int, default=20, help="titles per Snakemake run (1 on Slurm)"
+    )
+    p.add_argument("--parallel", type=positive_int, default=1, help="Snakemake runs at a time")
+    add_profile(p)
+    add_cores(p, cores, cores_help)
+    add_config(p)
+    add_model_type(p, manifest=True)
+    p.epilog = (
+        "An option not listed here is refused. Options for Snakemake itself go after `--`"
+        " (`-- --latency-wait 60`)."
+    )
+
+
+def _runs(args: argparse.Namespace):
+    from vsr.workflow.batch import Runs
+
+    return Runs(
+        args.chunk,
+        args.parallel,
+        args.profile,
+        args.cores,
+        (*args.config,),
+        (*args.snakemake,),
+        {"type": args.type, "model": args.model},
+    )
+
+
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", type=Path)
+    p.add_argument("-o", "--results", type=Path, default=Path("results"))
+    _run_arguments(p, 1, "cores per Snakemake run")
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from vsr.workflow.batch import batch_main
+
+    return batch_main(args.manifest, args.results, _runs(args))
+
+
+def _plan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="MANIFEST|FILE")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for plan.csv/html")
+    _run_arguments(p, os.cpu_count() or 1, "probes at a time")
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from vsr.workflow.plan import plan_main
+
+    if args.snakemake and args.profile == "local":
+        raise VsrError("vsr plan", "Snakemake options (after --) need --profile: locally the"
+                       " probes run without Snakemake")  # fmt: skip
+    return plan_main(args.inputs, args.output, _runs(args))
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -173,7 +218,9 @@ class Command:
     help: str
     main: str = ""
     arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    run: Callable[[argparse.Namespace], None] | None = None
+    run: Callable[[argparse.Namespace], int | None] | None = None
+    # Options after `--` go to Snakemake as they are (`vsr batch M -o out -- --latency-wait 60`).
+    snakemake_options: bool = False
 
 
 # `vsr --help` and the dispatch below both read this table.
@@ -187,12 +234,16 @@ COMMANDS = (
     Command(
         "batch",
         "upscale a whole archive: one Snakemake run per chunk of titles",
-        main="vsr.workflow.batch:main",
+        arguments=_batch_arguments,
+        run=_batch,
+        snakemake_options=True,
     ),
     Command(
         "plan",
         "probe an archive and decide everything before any GPU time (plan.csv/html)",
-        main="vsr.workflow.plan:main",
+        arguments=_plan_arguments,
+        run=_plan,
+        snakemake_options=True,
     ),
     Command("models", "list the models, their sources and licences", run=_models),
     Command(
@@ -243,12 +294,19 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] and argv[0] in by_name and by_name[argv[0]].main:
         module, function = by_name[argv[0]].main.split(":")
         return getattr(importlib.import_module(module), function)(argv[1:])
+    snakemake: list[str] = []
+    if argv[:1] and argv[0] in by_name and by_name[argv[0]].snakemake_options and "--" in argv:
+        cut = argv.index("--")
+        argv, snakemake = argv[:cut], argv[cut + 1 :]
+    # Every option is one of the command's own: an unknown one is refused here, in one line,
+    # before anything runs (never passed on to Snakemake).
     args = build_parser().parse_args(argv)
+    args.snakemake = snakemake
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        by_name[args.command].run(args)
+        status = by_name[args.command].run(args)
     except (VsrError, OSError, KeyboardInterrupt) as exc:
         # Any failure, one line: the file the user gave (or the one the system names) and what
         # happened. Steps keep the traceback of unexpected failures in their log, above it.
@@ -259,12 +317,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print_error(user_error(exc, _subject(args, args.command)))
         return 2
-    return 0
+    return status or 0
 
 
 def _subject(args: argparse.Namespace, command: str) -> str:
     """The path a failure of this command is about, when nothing more precise is known."""
-    for name in ("source", "input", "shard", "upscaled", "out"):
+    for name in ("source", "input", "manifest", "shard", "upscaled", "out"):
         if getattr(args, name, None):
             return str(getattr(args, name))
     return command

@@ -43,6 +43,15 @@ class VideoPaths:
         """The quality-control report of the assembled video."""
         return self.work / f"qc-{ext}.json"
 
+    def qc_rejected(self, ext: str) -> Path:
+        """The quality-control report of an assembled video QC refused to publish."""
+        return self.work / f"qc-{ext}.rejected.json"
+
+    def rejected(self, ext: str) -> Path:
+        """The assembled video QC refused to publish, kept for a person to look at (a link:
+        the workflow may delete the assembled file of a failed job group)."""
+        return self.work / f"rejected.{ext}"
+
     def finals(self) -> list[Path]:
         """The final video(s) there: final.mp4 or final.mkv, whichever the run chose."""
         return sorted(self.root.glob("final.*"))

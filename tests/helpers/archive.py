@@ -112,3 +112,69 @@ def letterbox(source: Path, out: Path, top: int, bottom: int, left: int, right: 
     ffmpeg("-i", str(source), "-vf", f"{inner},pad={w}:{h}:{left}:{top}:black,setsar={sar}",
            "-c:v", "libx264", "-crf", "12", "-c:a", "copy", str(out))  # fmt: skip
     return out
+
+
+def cut_short(source: Path, out: Path, keep: float = 0.6) -> Path:
+    """A copy of an MP4 that stops part way: its index (moov first) declares the whole title,
+    the file holds `keep` of it, as an interrupted copy leaves it."""
+    whole = out.with_name(f"{out.stem}-whole.mp4")
+    ffmpeg("-i", str(source), "-c", "copy", "-movflags", "+faststart", str(whole))
+    data = whole.read_bytes()
+    out.write_bytes(data[: int(len(data) * keep)])
+    whole.unlink()
+    return out
+
+
+def black_model(out: Path) -> Path:
+    """A tiny ESRGAN checkpoint whose weights are all zero: it turns every frame black, a real
+    defect QC must catch (and a person may still accept)."""
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    net = ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=4)
+    torch.save({k: torch.zeros_like(v) for k, v in net.state_dict().items()}, out)
+    return out
+
+
+def eleven_titles(folder: Path) -> Path:
+    """A manifest of eleven titles: nine tiny clips that run, one truncated copy, one whose
+    model (named in its row) makes black frames. The other rows name no model (the command
+    line's --model fills them)."""
+    from vsr.media.sample import ClipSpec, make_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["id\tsource\ttype\tmodel"]
+    for i in range(9):
+        clip = make_clip(folder / f"c{i}.mp4", ClipSpec(width=48, height=32, frames=4 + i % 3))
+        rows.append(f"t{i}\t{clip}\tanime\t")
+    long = make_clip(folder / "long.mp4", ClipSpec(width=48, height=32, frames=24))
+    rows.append(f"cut\t{cut_short(long, folder / 'cut.mp4')}\tanime\t")
+    rows.append(f"black\t{folder / 'c0.mp4'}\tanime\t{black_model(folder / 'black.pth')}")
+    (folder / "archive.tsv").write_text("\n".join(rows) + "\n")
+    return folder / "archive.tsv"
+
+
+def assert_each_title_has_its_own_verdict(results: Path, stdout: str) -> None:
+    """After `vsr batch` on `eleven_titles`: the nine done, the truncated one refused by the
+    preflight and never run, the black one failed by QC with its values, its output and its
+    before/after; every failure line names its log."""
+    import csv
+    import re
+
+    table = {row["id"]: row for row in csv.DictReader((results / "archive.csv").open())}
+    done = {v for v, row in table.items() if row["status"] == "done"}
+    assert done == {f"t{i}" for i in range(9)}, stdout
+    cut = table["cut"]
+    assert (cut["status"], cut["stage"]) == ("failed", "preflight"), cut
+    assert "cut.mp4: truncated" in cut["reason"] and Path(cut["log"]).is_file()
+    assert not (results / "cut" / "logs" / "split.log").exists()
+    assert all("cut" not in m.read_text() for m in results.glob(".batch/chunk-*/manifest.tsv"))
+    black = table["black"]
+    assert (black["status"], black["stage"]) == ("failed", "qc"), black
+    assert "qc failed: " in black["reason"] and "black" in black["reason"]
+    assert re.search(r"black \d+ \(expected <= [0-9.]+ of frames\)", black["qc"]), black["qc"]
+    assert black["scan"] == "progressive" and black["container"] == "mp4"
+    assert Path(black["unpublished"]).is_file() and Path(black["log"]).name == "qc-mp4.log"
+    assert (results / ".archive" / "black.png").is_file()  # before/after of the unpublished
+    failures = [line for line in stdout.splitlines() if ": failed" in line]
+    assert len(failures) == 2 and all("(log: /" in line for line in failures), failures

@@ -103,14 +103,15 @@ def test_plan_makes_the_run_decisions(planned):
 def test_batch_after_the_plan_hits_only_predicted_failures(planned, batched):
     _, plan, plan_s, _ = planned
     out, records, batch_s, result = batched
-    assert records["pcm"]["status"] == "failed"
+    # The plan's error is the batch's: refused by the same preflight, never run.
+    assert (records["pcm"]["status"], records["pcm"]["stage"]) == ("failed", "preflight")
     assert records["pcm"]["reason"] == plan["pcm"]["reason"]
     for name in ("boxed", "tff"):
         assert records[name]["status"] == "done", (name, result.stdout, result.stderr[-2000:])
         for column in ("scan", "crop", "container"):
             assert records[name][column] == plan[name][column], (name, column)
     # A title's line as soon as it ends, and the status line with the archive's numbers.
-    assert "pcm: failed: " in result.stdout and "[batch] " in result.stdout
+    assert "pcm: failed at preflight: " in result.stdout and "[batch] " in result.stdout
     assert (out / "archive.html").is_file()
     print(f"plan {plan_s:.1f} s for 6 titles; batch {batch_s:.1f} s for 3 (bicubic)")
 
@@ -122,7 +123,28 @@ def test_pages_open_in_a_browser_with_their_pictures(planned, batched, page):
                                   (out / "archive.html", "failed", 2)):  # fmt: skip
         page.goto(html.as_uri())
         page.wait_for_load_state("load")
+        # The index comes first, one line per title, its first line the first card's title.
+        assert page.evaluate("() => !!(document.getElementById('index').compareDocumentPosition("
+                             "document.querySelector('div.title')) & 4)")  # fmt: skip
+        assert first in page.locator("#index tbody tr").first.get_attribute("data-status")
         assert first in page.locator("div.title").first.get_attribute("class")
+        ids = page.locator("#index tbody td:first-child").all_inner_texts()
+        page.locator("#index th").first.click()  # sorted by id
+        assert page.locator("#index tbody td:first-child").all_inner_texts() == sorted(ids)
+        page.select_option("#status", first)  # the filter keeps only that status's lines
+        shown = page.locator("#index tbody tr:not([hidden])").count()
+        assert (
+            shown
+            == page.locator(f"div.title.{first}").count()
+            == int(page.locator("#shown").inner_text())
+        )
+        # Pictures load as their card comes near (loading=lazy): scroll through every card.
+        for card in page.locator("div.title").all():
+            card.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "n => [...document.images].filter(i => i.complete && i.naturalWidth > 0).length >= n",
+            arg=pictures,
+        )
         loaded = page.evaluate(
             "() => [...document.images].filter(i => i.complete && i.naturalWidth > 0).length"
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from helpers.archive import assert_each_title_has_its_own_verdict, eleven_titles
 from helpers.media import psnr, video_frames
 from helpers.slurm import (
     FAST_STATUS,
@@ -296,12 +297,12 @@ def test_documented_command_as_it_stands_runs_on_the_two_cpu_node(
 
 
 def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) -> None:
-    """`vsr batch --profile slurm`: one title per Snakemake run, probe + split one Slurm job,
-    both shards' upscale_encode one, assemble one."""
+    """`vsr batch --profile slurm`: the preflight's probe one Slurm job, then one title per
+    Snakemake run: split one Slurm job, both shards' upscale_encode one, assemble one."""
     log = tmp_path / "batch.log"
     command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
     command += ["--profile", "slurm", "--config", f"shard_frames={SHARD_FRAMES}"]
-    command += ["intermediate=none", *FAST_STATUS]
+    command += ["intermediate=none", "--", *FAST_STATUS]
     process = start([sys.executable, *command], bare_env(), log)
     run = finish(process, log, RUN_TIMEOUT_S)
     assert run.returncode == 0, run.output[-3000:]
@@ -312,18 +313,38 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     assert len(comments) == 3, comments
     assert comments[0] == "rule_finish_assemble_qc"
     assert comments[1] == "rule_gpu_shards_upscale_encode"
-    assert comments[2] == "rule_prep_probe_split"
+    assert comments[2] == "rule_prep_split"
+    # The probe ran first, as the shared preflight: one Slurm job, its output reused by the run.
+    (probe,) = (tmp_path / "results" / ".batch").glob("probe-0000-*")
+    probe_jobs = slurm_jobs(submitted_job_ids((probe / "snakemake.log").read_text()))
+    assert [job.comment for job in probe_jobs] == ["rule_prep_probe"], probe_jobs
+
+
+def test_batch_on_slurm_gives_each_title_its_own_verdict(tmp_path: Path) -> None:
+    """Eleven tiny bicubic titles through the profile, one truncated, one whose model makes
+    black frames: the nine others done, the truncated one refused by the preflight (its probe
+    a Slurm job) and never run, the black one failed by QC; each with its own reason."""
+    manifest = eleven_titles(tmp_path / "titles")
+    log = tmp_path / "batch.log"
+    command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
+    command += ["--profile", "slurm", "--parallel", "4", "--model", "bicubic"]
+    command += ["--config", "intermediate=none", "shard_frames=8", "--", *FAST_STATUS]
+    run = finish(start([sys.executable, *command], bare_env(), log), log, 900)
+    assert run.returncode == 1, run.output[-3000:]
+    assert_each_title_has_its_own_verdict(tmp_path / "results", run.output)
+    probes = list((tmp_path / "results" / ".batch").glob("probe-*/snakemake.log"))
+    assert len(probes) == 11, probes  # the shared preflight: one probe run per title
 
 
 def test_plan_on_slurm_probes_in_slurm_jobs_and_upscales_nothing(manifest: Path, tmp_path: Path):
     log = tmp_path / "plan.log"
     command = ["-m", "vsr", "plan", str(manifest), "-o", str(tmp_path / "plan")]
-    command += ["--profile", "slurm", *FAST_STATUS]
+    command += ["--profile", "slurm", "--", *FAST_STATUS]
     run = finish(start([sys.executable, *command], bare_env(), log), log, RUN_TIMEOUT_S)
     assert run.returncode == 0, run.output[-3000:]
     rows = list(csv.DictReader((tmp_path / "plan" / "plan.csv").open()))
     assert [(r["id"], r["status"], r["frames"]) for r in rows] == [("clip", "ok", "16")]
-    (chunk,) = (tmp_path / "plan" / "titles" / ".batch").glob("chunk-0000-*")
+    (chunk,) = (tmp_path / "plan" / "titles" / ".batch").glob("probe-0000-*")
     chunk_log = chunk / "snakemake.log"
     comments = [job.comment for job in slurm_jobs(submitted_job_ids(chunk_log.read_text()))]
     assert comments and all("probe" in c and "upscale" not in c for c in comments), comments

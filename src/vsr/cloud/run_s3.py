@@ -36,6 +36,7 @@ from vsr.cloud.uploads import Upload, check_uuid
 from vsr.errors import VsrError, print_error
 from vsr.layout import VideoPaths, default_workdir, video_paths
 from vsr.names import VIDEO_TYPES
+from vsr.options import add_config, add_cores, add_profile
 from vsr.workflow.config import parse_items
 from vsr.workflow.manifest import write_manifest
 from vsr.workflow.progress import SnakemakeLogFollower
@@ -157,12 +158,12 @@ def run_job(job: Job, options: RunOptions, s3: Any = None) -> bool:
 
 def common_arguments(parser: argparse.ArgumentParser, default_profile: str | None) -> None:
     parser.add_argument("--output", required=True, help="s3://bucket/prefix for results")
-    parser.add_argument("--profile", default=default_profile, help="snakemake profile folder")
-    parser.add_argument("--cores", type=int, default=2)
+    add_profile(parser, default_profile)
+    add_cores(parser, 2)
     parser.add_argument("--workdir", type=Path, default=default_workdir("s3-jobs"))
     parser.add_argument("--url-expiry-s", type=int, default=DEFAULT_PRESIGN_S)
     parser.add_argument("--job-timeout-s", type=float, default=None)
-    parser.add_argument("--config", nargs="*", default=[], help="extra snakemake KEY=VALUE")
+    add_config(parser)
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:

@@ -70,7 +70,7 @@ def run(
     if group:  # vsr batch: one title per Snakemake run, its jobs grouped
         command = [sys.executable, "-m", "vsr", "batch", str(manifest), "-o", str(results)]
         command += ["--profile", "slurm", "--parallel", str(parallel), "--config", *config]
-        command += fast
+        command += ["--", *fast]  # Snakemake's own options
     else:  # one Snakemake run over every title, one Slurm job per rule and shard
         settings = {"manifest": str(manifest), "results": str(results), **parse_items(config)}
         command = snakemake_command(

@@ -134,7 +134,7 @@ def start_snakemake(manifest: Path, work: Path, log_name: str, *extra: str) -> R
 
 def start_batch(manifest: Path, results: Path, log: Path) -> Run:
     command = [sys.executable, "-m", "vsr", "batch", str(manifest), "-o", str(results)]
-    command += ["--profile", "slurm", "--config", *CONFIG, *FAST_STATUS]
+    command += ["--profile", "slurm", "--config", *CONFIG, "--", *FAST_STATUS]
     return start(command, log)
 
 

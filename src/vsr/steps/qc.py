@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -453,6 +454,14 @@ def _match_streams(src: list[dict], out: list[dict], output: Path):
     return pairs
 
 
+def waived(report: dict[str, Any], waive: list[str]) -> dict[str, Any]:
+    """The report with the failed checks named in `waive` accepted: listed under `waived`, no
+    longer under `failed` (their values stay in `checks`)."""
+    accepted = [name for name in report["failed"] if name in waive]
+    failed = [name for name in report["failed"] if name not in accepted]
+    return {**report, "passed": not failed, "failed": failed, "waived": accepted}
+
+
 def failure_line(output: str | Path, report: dict[str, Any]) -> VsrError:
     """Every failed check in one line, most serious first."""
     said = "; ".join(f"{name} {report['checks'][name]['says']}" for name in report["failed"])
@@ -468,15 +477,29 @@ def qc_step(
     probe_json: str | None = None,
     index_json: str | None = None,
     enabled: bool = True,
+    waive: list[str] | None = None,
+    rejected_json: str | None = None,
+    rejected: str | None = None,
 ) -> dict[str, Any]:
-    """Check `assembled`; publish it as `final` only when every check passes."""
+    """Check `assembled`; publish it as `final` only when every check passes or is waived
+    (`waive`: checks a person accepted after looking, recorded under `waived`). A refused
+    output is kept as `rejected`, its report in `rejected_json`."""
     if enabled:
         report = check(source, assembled, probe_json=probe_json, index_json=index_json)
+        report = waived(report, waive or [])
     else:
         report = {"passed": True, "failed": [], "checks": {}, "skipped": True}
     log.info("qc report: %s", report)
     if not report["passed"]:
+        if rejected:
+            Path(rejected).unlink(missing_ok=True)
+            link_or_copy(assembled, rejected)
+        if rejected_json:
+            write_json(rejected_json, report)
         raise failure_line(final, report)
+    for path in (rejected_json, rejected):
+        if path:
+            Path(path).unlink(missing_ok=True)
     write_json(out_json, report)
     link_or_copy(assembled, final)
     return report
@@ -488,6 +511,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe")
     parser.add_argument("--index")
     parser.add_argument("--skip", action="store_true", help="publish without checking")
+    parser.add_argument(
+        "--waive", default="", help="checks accepted after a person looked (comma-separated)"
+    )
+    parser.add_argument("--rejected", help="where the report of a refused output goes")
+    parser.add_argument("--rejected-output", help="where a refused output is kept")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -502,4 +530,19 @@ def run(args: argparse.Namespace) -> None:
         probe_json=args.probe,
         index_json=args.index,
         enabled=not args.skip,
+        waive=waive_list(args.waive),
+        rejected_json=args.rejected,
+        rejected=args.rejected_output,
     )
+
+
+def waive_list(text: str) -> list[str]:
+    """A `qc_waive` manifest cell (`frames, duration`) as check names; an unknown name is
+    refused."""
+    names = [n for n in re.split(r"[,\s]+", text or "") if n]
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise VsrError(
+            f"qc_waive {', '.join(unknown)}", f"unknown QC check (known: {', '.join(CHECKS)})"
+        )
+    return names

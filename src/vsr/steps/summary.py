@@ -83,6 +83,11 @@ def write_summary(
     if qc_json:  # the qc step's verdict: every check with its value and pass/fail
         summary["qc"] = read_json(qc_json)
     summary["provenance"] = provenance(info, Path(final).suffix[1:], settings or {})
+    if (summary.get("qc") or {}).get("waived"):
+        # A person accepted these failed checks after looking: the output is published with them.
+        summary["provenance"]["qc_waived"] = {
+            name: summary["qc"]["checks"][name] for name in summary["qc"]["waived"]
+        }
     write_json(out, summary)
     return summary
 

@@ -28,13 +28,18 @@ class BatchProgress:
         write_reports: Callable[[Path, dict[str, dict[str, Any]]], None],
         every_s: float = 1.0,
         plain_every_s: float = 30.0,
+        settled: tuple[str, ...] = (),
     ):
+        """`pending`: the titles this batch runs; `settled`: those of them already failed
+        (the preflight's), counted but not run."""
         self.results, self.records, self.out = results, records, out
         self.pending = list(pending)
         self.line, self.write_reports = line, write_reports
         self.every_s, self.plain_every_s = every_s, plain_every_s
         self.started = time.time()
-        self.finished: set[str] = set()
+        self.finished: set[str] = set(settled)
+        # title -> its step logs (and their times) when its Snakemake run began
+        self.started_at: dict[str, dict[Path, float]] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -51,28 +56,42 @@ class BatchProgress:
         self.thread.join()
         self._status(final=True)
 
+    def chunk_started(self, videos: list[str]) -> None:
+        with self.lock:
+            for video in videos:
+                self.started_at.setdefault(video, _logs(self.results, video))
+
     def chunk_done(self, videos: list[str], returncode: int, log: Path) -> None:
         """After a chunk's run: every title of it not reported yet gets its line now."""
-        from vsr.workflow.batch import title_failure, title_record
-
         with self.lock:
             for video in videos:
                 if video in self.finished:
-                    self.records[video]["log"] = str(log)
                     continue
-                record = title_record(self.results, video, str(log))
-                if record["status"] != "done":
-                    reason = title_failure(self.results, video, self.started)
-                    record["status"] = "failed" if returncode or reason else "incomplete"
-                    if not reason and record["status"] == "failed":
-                        # No step wrote its line (a full disk can swallow it): say why anyway.
-                        reason = _run_failure(self.results, video, log)
-                    record["reason"] = reason or ""
-                self._finish(video, record)
+                self._finish(video, self._record(video, returncode, log))
             self.write_reports(self.results, self.records)
 
-    def _finish(self, video: str, record: dict[str, Any]) -> None:
+    def _record(self, video: str, returncode: int | None, log: Path | None) -> dict[str, Any]:
+        """The title's archive record now: done, or failed with its own step's line and log
+        (None while its run goes on and no step of it failed)."""
+        from vsr.workflow.batch import title_failure, title_record
+
+        record = title_record(self.results, video, str(log or ""))
+        record.setdefault("model", self.records[video].get("model", ""))
         if record["status"] == "done":
+            return record
+        found = title_failure(self.results, video, self.started)
+        if found:
+            return {**record, "status": "failed", "stage": found.stage,
+                    "reason": found.reason, "log": str(found.log)}  # fmt: skip
+        if returncode is None or log is None:
+            return {}
+        # No step wrote its line (a full disk can swallow it, a killed job writes none): say
+        # why anyway, from this title's own run.
+        status = "failed" if returncode else "incomplete"
+        return {**record, "status": status, "reason": _run_failure(self.results, video, log)}
+
+    def _finish(self, video: str, record: dict[str, Any]) -> None:
+        if record["status"] == "done" or record.get("unpublished"):
             record["crops"] = _before_after(self.results, record)
         self.records[video] = record
         self.finished.add(video)
@@ -80,19 +99,14 @@ class BatchProgress:
         print(self.line(record), file=self.out, flush=True)
 
     def _run(self) -> None:
-        from vsr.workflow.batch import title_failure, title_record
-
         while not self.stop.wait(self.every_s):
             changed = False
             with self.lock:
                 for video in self.pending:
-                    if video in self.finished:
+                    if video in self.finished or video not in self.started_at:
                         continue
-                    if video_paths(self.results, video).summary.is_file():
-                        self._finish(video, title_record(self.results, video))
-                        changed = True
-                    elif reason := title_failure(self.results, video, self.started):
-                        record = {"id": video, "status": "failed", "reason": reason}
+                    record = self._record(video, None, None)
+                    if record:
                         self._finish(video, record)
                         changed = True
                 if changed:
@@ -113,7 +127,7 @@ class BatchProgress:
                 titles_known += 1
             elif status is not None:
                 failed += 1
-            elif paths.timing("probe").exists():
+            elif self._running(video):
                 running += 1
                 progress = upscale_progress(paths)
                 if progress is not None:
@@ -136,6 +150,12 @@ class BatchProgress:
             "fps": fps,
             "eta_s": eta,
         }
+
+    def _running(self, video: str) -> bool:
+        """A title is running once a step of it has started in its run (a log of it written
+        since then): the titles of a chunk waiting their turn are not."""
+        before = self.started_at.get(video)
+        return before is not None and _logs(self.results, video) != before
 
     def text(self) -> str:
         n = self.numbers()
@@ -160,6 +180,16 @@ class BatchProgress:
             self.last_plain = time.time()
 
 
+def _logs(results: Path, video: str) -> dict[Path, float]:
+    found = {}
+    for log in video_paths(results, video).logs.glob("**/*.log"):
+        try:
+            found[log] = log.stat().st_mtime
+        except OSError:
+            continue
+    return found
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
@@ -176,7 +206,7 @@ def _before_after(results: Path, record: dict[str, Any]) -> str:
     try:
         made = before_after(
             record.get("source", ""),
-            record["output"],
+            record.get("output") or record["unpublished"],
             results / name,
             int(record.get("rotation") or 0),
             str(record.get("crop") or ""),

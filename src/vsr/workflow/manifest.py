@@ -57,11 +57,16 @@ def check_model(model: str, scale: Any, where: str | None = None) -> None:
 
 
 def load_manifest(
-    path: str | Path, models: dict[str, str] | None = None, scale: Any = "auto"
+    path: str | Path,
+    models: dict[str, str] | None = None,
+    scale: Any = "auto",
+    fill: dict[str, str | None] | None = None,
 ) -> pd.DataFrame:
     """Read and validate the manifest; returns one row per video, indexed by id, with a model:
-    the row's own, else `models[type]` (the config's), else the registry's default for the type.
-    A `scale` (the config's upscale.scale) other than auto must be one the model's family has."""
+    the row's own, else `fill["model"]` (the command line's --model), else `models[type]` (the
+    config's), else the registry's default for the type. `fill` gives any column's value for
+    the rows that leave it empty (--type, --model). A `scale` (the config's upscale.scale)
+    other than auto must be one the model's family has."""
     from vsr.media.picture import ROW_KEYS, settings_from
     from vsr.models.registry import DEFAULT_MODEL
 
@@ -76,6 +81,11 @@ def load_manifest(
             path, f"not a readable TSV manifest ({' '.join(str(exc).split())})"
         ) from None
     table.columns = [c.strip() for c in table.columns]
+    for column, value in (fill or {}).items():
+        if value:
+            if column not in table.columns:
+                table[column] = ""
+            table[column] = table[column].fillna("").map(lambda v, d=value: v.strip() or d)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise VsrError(path, f"missing column(s) {', '.join(missing)} (need id, source, type)")
@@ -100,6 +110,13 @@ def load_manifest(
             settings_from({}, row._asdict())
         except VsrError as exc:
             raise VsrError(where, exc.problem) from None
+        if getattr(row, "qc_waive", ""):
+            from vsr.steps.qc import waive_list
+
+            try:
+                waive_list(row.qc_waive)
+            except VsrError as exc:
+                raise VsrError(where, f"{exc.path}: {exc.problem}") from None
         if not row.source:
             raise VsrError(where, "empty source")
         if not is_remote(row.source):

@@ -14,7 +14,6 @@ titles/<id>/work/probe.json; a title's status is `error` (the run would fail: th
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -25,10 +24,9 @@ from typing import Any
 
 from vsr.errors import VsrError, print_error
 from vsr.infer.estimate import device_kind, measured_on, model_seconds
-from vsr.layout import video_paths
+from vsr.layout import VideoPaths, video_paths
 from vsr.media.decisions import decisions
 from vsr.media.picture import picture_size, settings_from
-from vsr.names import VIDEO_TYPES
 from vsr.user_paths import safe_name
 from vsr.util import atomic_output, read_json
 from vsr.workflow.batch import Runs, run_chunks
@@ -57,21 +55,36 @@ REVIEW_CROP_SHARE = 0.25  # bars taking more than this of the picture are shown 
 
 
 def probe_title(
-    source: str, out_json: str, picture: dict, container: str, audio: str, model: str, scale: str
+    source: str,
+    video: VideoPaths,
+    picture: dict,
+    container: str,
+    audio: str,
+    model: str,
+    scale: str,
 ):
-    """One title's probe, as the probe step writes it; the error line when it fails."""
+    """One title's probe, as the workflow's probe step writes it (probe.json, its timing, and
+    the error line into logs/probe.log); the error line when it fails."""
+    from vsr.errors import ERROR_PREFIX
     from vsr.steps.probe import write_probe
+    from vsr.util import StepTimer
 
+    error = None
     try:
-        write_probe(source, out_json, picture, container, audio, model, scale)
+        with StepTimer("probe", video.timing("probe")):
+            write_probe(source, video.probe, picture, container, audio, model, scale)
     except VsrError as exc:
-        return str(exc)
+        error = str(exc)
     except Exception as exc:  # any failure is that title's, not the plan's
-        return f"{source}: {type(exc).__name__}: {' '.join(str(exc).split())}"
-    return None
+        error = f"{source}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    video.log("probe.log").parent.mkdir(parents=True, exist_ok=True)
+    video.log("probe.log").write_text(f"{ERROR_PREFIX}{error}\n" if error else "probe: ok\n")
+    return error
 
 
-def titles_from(inputs: list[str], out_dir: Path, video_type: str, model: str | None) -> Path:
+def titles_from(
+    inputs: list[str], out_dir: Path, video_type: str | None, model: str | None
+) -> Path:
     """The manifest to plan: the one given, or one written to DIR for files given."""
     if len(inputs) == 1 and inputs[0].endswith((".tsv", ".txt")):
         return Path(inputs[0])
@@ -83,26 +96,36 @@ def titles_from(inputs: list[str], out_dir: Path, video_type: str, model: str | 
             n += 1
             video_id = f"{stem}-{n}"
         seen.add(video_id.casefold())
-        rows.append({"id": video_id, "source": os.path.abspath(given), "type": video_type})
+        rows.append(
+            {"id": video_id, "source": os.path.abspath(given), "type": video_type or "real"}
+        )
         if model:
             rows[-1]["model"] = model
     return write_manifest(out_dir / "manifest.tsv", rows)
 
 
-def probe_all(table, titles: Path, config: dict[str, Any], runs: Runs) -> dict[str, str | None]:
-    """Every title's probe into titles/<id>/work/probe.json; title -> error line (or None)."""
+def probe_all(
+    table, titles: Path, config: dict[str, Any], runs: Runs, reuse: bool = False
+) -> dict[str, str | None]:
+    """Every title's probe into titles/<id>/work/probe.json, where the workflow's probe step
+    writes it; title -> error line (or None). `reuse`: a probe already there is kept (a rerun
+    of `vsr batch` redoes only what failed)."""
+    if reuse:
+        table = table.loc[[v for v in table.index if not video_paths(titles, v).probe.is_file()]]
+    if table.empty:
+        return {}
     if runs.profile != "local":
         return _probe_with_workflow(table, titles, runs)
     jobs = {}
     with ProcessPoolExecutor(max_workers=max(1, runs.cores)) as pool:
         for video, row in table.iterrows():
-            out = video_paths(titles, video).probe
-            out.parent.mkdir(parents=True, exist_ok=True)
+            paths = video_paths(titles, video)
+            paths.probe.parent.mkdir(parents=True, exist_ok=True)
             picture = settings_from(config, row.to_dict())
             jobs[video] = pool.submit(
                 probe_title,
                 row["source"],
-                str(out),
+                paths,
                 picture,
                 config["container"],
                 config["audio"],
@@ -116,7 +139,7 @@ def _probe_with_workflow(table, titles: Path, runs: Runs):
     """The workflow's probe jobs (on the cluster, through the profile), in chunks of titles."""
     from vsr.workflow.run import first_step_error
 
-    run_chunks(table, titles, runs, target=lambda v: video_paths(titles, v).probe)
+    run_chunks(table, titles, runs, target=lambda v: video_paths(titles, v).probe, label="probe")
     errors: dict[str, str | None] = {}
     for video in table.index:
         paths = video_paths(titles, video)
@@ -147,6 +170,7 @@ def review_reasons(info: dict[str, Any]) -> list[str]:
 def plan_row(
     row, info: dict | None, error: str | None, config: dict, kind: str, free: int
 ) -> dict[str, Any]:
+    """One title's plan: status (error, review, ok), reason, and every decision of its run."""
     record: dict[str, Any] = {"id": row["id"], "model": row["model"], "source": row["source"]}
     if error or info is None:
         return {**record, "status": "error", "reason": error or "no probe"}
@@ -187,8 +211,6 @@ def run_plan(
     inputs: list[str],
     out_dir: Path,
     *,
-    video_type: str = "real",
-    model: str | None = None,
     runs: Runs,
 ) -> list[dict[str, Any]]:
     from vsr.workflow.pages import plan_page
@@ -199,8 +221,9 @@ def run_plan(
     config = effective_config(parse_items(list(runs.config)))
     check_config({**config, "manifest": "-", "results": str(out_dir)})
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = titles_from(inputs, out_dir, video_type, model)
-    table = load_manifest(manifest, config["models"], config["upscale"]["scale"])
+    fill = dict(runs.fill)
+    manifest = titles_from(inputs, out_dir, fill.get("type"), fill.get("model"))
+    table = load_manifest(manifest, config["models"], config["upscale"]["scale"], fill=fill)
     titles = out_dir / "titles"
     errors = probe_all(table, titles, config, runs)
     kind = "cuda" if runs.profile != "local" else device_kind(config["upscale"]["device"])
@@ -238,29 +261,11 @@ def run_plan(
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="vsr plan",
-        description="Probe every title and make every decision of the run, upscaling nothing:"
-        " DIR/plan.csv and DIR/plan.html (errors and review first).",
-    )
-    p.add_argument("inputs", nargs="+", metavar="MANIFEST|FILE")
-    p.add_argument("-o", "--output", type=Path, required=True, help="folder for plan.csv/html")
-    p.add_argument("--type", choices=VIDEO_TYPES, default="real", help="for FILE inputs")
-    p.add_argument("--model", help="for FILE inputs (a manifest names its own)")
-    Runs.add_arguments(p, cores=os.cpu_count() or 1, cores_help="probes at a time")
-    args, extra = p.parse_known_args(argv)  # more Snakemake options, as for vsr batch
-    if extra and args.profile == "local":
-        p.error(f"unrecognized arguments: {' '.join(extra)}")
+def plan_main(inputs: list[str], output: Path, runs: Runs) -> int:
+    """`vsr plan` (its options: vsr.cli): the plan, one line per title, the totals."""
     started = time.perf_counter()
     try:
-        rows = run_plan(
-            args.inputs,
-            args.output,
-            video_type=args.type,
-            model=args.model,
-            runs=Runs.from_args(args, extra),
-        )
+        rows = run_plan(inputs, output, runs=runs)
     except VsrError as exc:
         print_error(exc)
         return 2
@@ -271,10 +276,6 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(rows)} titles: {counts['ok']} ok, {counts['review']} review, {counts['error']}"
         f" error; est. model time {seconds / 3600:.2f} h; planned in"
-        f" {time.perf_counter() - started:.1f} s; {args.output / 'plan.html'}"
+        f" {time.perf_counter() - started:.1f} s; {output / 'plan.html'}"
     )
     return 1 if counts["error"] else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,6 +10,7 @@ from pathlib import Path
 from vsr.apps.ui.tasks import MIB
 from vsr.errors import VsrError
 from vsr.layout import default_workdir
+from vsr.options import add_cores
 from vsr.util import usable_cpus
 
 DEFAULT_MAX_UPLOAD_MB = 2048
@@ -42,7 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--workdir", type=Path, default=default_workdir("ui"))
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB)
-    parser.add_argument("--cores", type=int, default=usable_cpus())
+    add_cores(parser, usable_cpus())
     parser.add_argument("--shard-frames", type=int)
     parser.add_argument("--s3-input", help="S3 mode: s3://bucket/prefix the trigger watches")
     parser.add_argument("--s3-output", help="S3 mode: s3://bucket/prefix of results/status.json")
