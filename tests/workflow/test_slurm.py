@@ -332,8 +332,11 @@ def test_batch_on_slurm_gives_each_title_its_own_verdict(tmp_path: Path) -> None
     run = finish(start([sys.executable, *command], bare_env(), log), log, 900)
     assert run.returncode == 1, run.output[-3000:]
     assert_each_title_has_its_own_verdict(tmp_path / "results", run.output)
-    probes = list((tmp_path / "results" / ".batch").glob("probe-*/snakemake.log"))
-    assert len(probes) == 11, probes  # the shared preflight: one probe run per title
+    # The shared preflight: the eleven probes in one Snakemake run, each a Slurm job of its own;
+    # the truncated title's failed probe ends no other's.
+    (probe,) = (tmp_path / "results" / ".batch").glob("probe-*/snakemake.log")
+    probe_jobs = slurm_jobs(submitted_job_ids(probe.read_text()))
+    assert len(probe_jobs) == 11, probe_jobs
 
 
 def test_plan_on_slurm_probes_in_slurm_jobs_and_upscales_nothing(manifest: Path, tmp_path: Path):

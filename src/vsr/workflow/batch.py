@@ -252,7 +252,11 @@ def run_chunks(
 
     env = snakemake_env(runs.profile)
     chunk = runs.chunk
-    if runs.profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
+    if runs.profile != "local" and target is not None:
+        # A run that stops at `target` (the preflight's probes) has nothing to group: one Slurm
+        # job per title's probe, a chunk of titles per run.
+        env["VSR_SLURM_GROUP"] = "0"
+    elif runs.profile != "local" and env.get("VSR_SLURM_GROUP", "1") == "1":
         # One title per run: its jobs are grouped into few Slurm jobs, which Snakemake can do
         # safely only where no other title's checkpoint finishes meanwhile (see cluster.py).
         env["VSR_SLURM_GROUP"], chunk = "1", 1
