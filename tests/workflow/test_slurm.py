@@ -317,26 +317,27 @@ def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) 
     # The probe ran first, as the shared preflight: one Slurm job, its output reused by the run.
     (probe,) = (tmp_path / "results" / ".batch").glob("probe-0000-*")
     probe_jobs = slurm_jobs(submitted_job_ids((probe / "snakemake.log").read_text()))
-    assert [job.comment for job in probe_jobs] == ["rule_prep_probe"], probe_jobs
+    assert [job.comment for job in probe_jobs] == ["rule_probe_wildcards_clip"], probe_jobs
 
 
 def test_batch_on_slurm_gives_each_title_its_own_verdict(tmp_path: Path) -> None:
-    """Eleven tiny bicubic titles through the profile, one truncated, one whose model makes
-    black frames: the nine others done, the truncated one refused by the preflight (its probe
-    a Slurm job) and never run, the black one failed by QC; each with its own reason."""
-    manifest = eleven_titles(tmp_path / "titles")
+    """The local eleven-title archive (test_batch) cut to four titles, as each Slurm job costs
+    ~15 s here: two that run, one truncated, one whose model makes black frames, through the
+    profile. The two done, the truncated one refused by the preflight (its probe a Slurm job)
+    and never run, the black one failed by QC; each with its own reason."""
+    manifest = eleven_titles(tmp_path / "titles", running=2)
     log = tmp_path / "batch.log"
     command = ["-m", "vsr", "batch", str(manifest), "-o", str(tmp_path / "results")]
-    command += ["--profile", "slurm", "--parallel", "4", "--model", "bicubic"]
+    command += ["--profile", "slurm", "--parallel", "3", "--model", "bicubic"]
     command += ["--config", "intermediate=none", "shard_frames=8", "--", *FAST_STATUS]
     run = finish(start([sys.executable, *command], bare_env(), log), log, 900)
     assert run.returncode == 1, run.output[-3000:]
-    assert_each_title_has_its_own_verdict(tmp_path / "results", run.output)
-    # The shared preflight: the eleven probes in one Snakemake run, each a Slurm job of its own;
+    assert_each_title_has_its_own_verdict(tmp_path / "results", run.output, running=2)
+    # The shared preflight: the four probes in one Snakemake run, each a Slurm job of its own;
     # the truncated title's failed probe ends no other's.
     (probe,) = (tmp_path / "results" / ".batch").glob("probe-*/snakemake.log")
     probe_jobs = slurm_jobs(submitted_job_ids(probe.read_text()))
-    assert len(probe_jobs) == 11, probe_jobs
+    assert len(probe_jobs) == 4, probe_jobs
 
 
 def test_plan_on_slurm_probes_in_slurm_jobs_and_upscales_nothing(manifest: Path, tmp_path: Path):

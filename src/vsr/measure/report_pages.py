@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from vsr.models.catalogue import default_models
 from vsr.workflow.pages import archive_page, plan_page
+
+MODEL = default_models()["anime"]  # what the made-up titles name
 
 STATUSES = ("ok", "ok", "ok", "review", "error")
 ARCHIVE_STATUSES = ("done", "done", "done", "done", "failed")
@@ -37,7 +40,7 @@ def plan_rows(count: int, picture: str) -> list[dict[str, Any]]:
                     "error": "truncated: the container declares 3600 s, the streams end at 2011 s",
                     "review": "scan type interlaced uncertain (confidence 0.61)",
                 }.get(status, ""),  # fmt: skip
-                "model": "realesr-animevideov3",
+                "model": MODEL,
                 "source": f"/archive/tapes/title-{i:04d}.mpg",
                 "scan": "interlaced tff",
                 "size": "2880x1920",
@@ -73,7 +76,7 @@ def archive_records(count: int, picture: str) -> list[dict[str, Any]]:
                 "status": status,
                 "stage": "qc" if failed else "",
                 "reason": "qc failed: black 24 black frames" if failed else "",
-                "model": "realesr-animevideov3",
+                "model": MODEL,
                 "frames": 86400,
                 "fps": 31.2,
                 "qc": "black 24 (expected <= 0.062 of frames)" if failed else "ok",

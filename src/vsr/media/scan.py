@@ -405,9 +405,13 @@ class IdetCounter:
     def single_share(self) -> float:
         """Combed share of the frames idet's single-frame test decided (a vote over a still or
         flat stretch, such as credits on black, keeps the call before it; this does not)."""
-        c = self.single
-        decided = c["tff"] + c["bff"] + c["progressive"]
-        return (c["tff"] + c["bff"]) / decided if decided else 0.0
+        decided = self.single_decided
+        return (self.single["tff"] + self.single["bff"]) / decided if decided else 0.0
+
+    @property
+    def single_decided(self) -> int:
+        """Frames idet's single-frame test called progressive or combed."""
+        return sum(self.single[call] for call in ("tff", "bff", "progressive"))
 
     @property
     def share(self) -> float:

@@ -2,10 +2,9 @@
 
 Each module listed exports `FAMILIES`, a tuple of `ModelSpec` (see `spec.py`), and may export
 `is_reference(name)` and `open_reference(name)` for checkpoints of its own naming (`swin2sr:...`).
-Adding a family is
-one module listed here (or `register`ed, for one that lives outside the package), its test and
-its README row; everything else (the registry, memory planning, the plan's estimate,
-provenance, gpu-check, `vsr models`) asks the catalogue.
+Adding a family is one module listed here (or `register`ed, for one that lives outside the
+package), its test and its README row; everything else (the registry, memory planning, the
+plan's estimate, provenance, gpu-check, `vsr models`) asks the catalogue.
 """
 
 from __future__ import annotations

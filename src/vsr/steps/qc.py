@@ -42,6 +42,10 @@ COMBED_MAX = 0.1  # share of an output's moving frames with fields from two inst
 CLEAR_COMBED = 0.5  # field-motion share that fails an output whatever idet says
 DECIDED_MIN = 12  # moving frames for field motion to judge; fewer: idet's share decides
 JUDDER_MAX = 2  # pulldown repeats (`vsr.media.fields.pulldown_repeats`) an output may hold
+# 3:2 pulldown makes 30 pictures a second from 24: an output at another rate holds none. At 24
+# or 25 a hold every fifth frame is the picture's own (animation on twos and threes, a slow pan
+# over a still), not a repeat the pipeline must remove.
+PULLDOWN_RATES = (28.5, 31.5)
 OFFSET_TOLERANCE_S = 0.003  # Matroska rounds each timestamp to 1 ms
 BLACK_LUMA = 24  # mean luma (8-bit) at or below which a frame is black
 BLACK_MARGIN = 8  # the source frame at the same time must be this much brighter to count
@@ -286,8 +290,8 @@ def check_scan(p: _Pair) -> dict[str, Any]:
     """Fields from two instants, judged on the output alone (QC is the net under a wrong scan
     call, so it does not follow the source or the decision): at most COMBED_MAX of its moving
     frames, one stray frame allowed, and under CLEAR_COMBED only where idet's single-frame test
-    sees them too. Little motion: idet's share stands in. Not judged when the
-    run was asked to leave the fields alone (`deinterlace=off`)."""
+    sees them too. Little motion: idet's share stands in, one stray frame allowed there too. Not
+    judged when the run was asked to leave the fields alone (`deinterlace=off`)."""
     out_share, out_decided = p.out_stats.combed
     src_share, _ = p.src_stats.combed
     asked_off = (p.picture.get("settings") or {}).get("deinterlace") == "off"
@@ -299,7 +303,8 @@ def check_scan(p: _Pair) -> dict[str, Any]:
         # motion on a clean picture; idet then sees none. Below CLEAR_COMBED both must see them.
         combed = value > allowed and (idet > COMBED_MAX or value >= CLEAR_COMBED)
     else:
-        measure, value, allowed = "idet", idet, COMBED_MAX
+        measure, value = "idet", idet
+        allowed = COMBED_MAX + 1 / max(1, p.out_stats.idet.single_decided)  # one stray frame
         combed = value > allowed
     return _result(
         asked_off or not combed, round(value, 4),
@@ -315,16 +320,30 @@ def check_scan(p: _Pair) -> dict[str, Any]:
 def check_judder(p: _Pair) -> dict[str, Any]:
     """Pulldown repeats left in the output (film frames shown twice on a 3:2 cadence), judged on
     the output alone unless the run was asked to leave the fields alone."""
-    repeats = pulldown_repeats(p.out_stats.diffs)
+    rate = _frame_rate(p.out_stats.times)
+    video_rate = rate is not None and PULLDOWN_RATES[0] <= rate <= PULLDOWN_RATES[1]
+    repeats = pulldown_repeats(p.out_stats.diffs) if video_rate else []
     asked_off = (p.picture.get("settings") or {}).get("deinterlace") == "off"
     times = [p.out_stats.times[i] for i in repeats[:5]]
+    expected = (
+        "not judged (deinterlace=off)" if asked_off
+        else f"<= {JUDDER_MAX}" if video_rate
+        else f"not judged (output at {rate or 0:.3f} frames/s: pulldown makes ~29.97)"
+    )  # fmt: skip
     return _result(
-        asked_off or len(repeats) <= JUDDER_MAX, len(repeats),
-        "not judged (deinterlace=off)" if asked_off else f"<= {JUDDER_MAX}",
+        asked_off or len(repeats) <= JUDDER_MAX, len(repeats), expected,
         f"{len(repeats)} pulldown repeats left (a film frame shown twice every 5 frames; "
         f"expected <= {JUDDER_MAX})",
         first_at_s=[round(t, 3) for t in times if t is not None],
     )  # fmt: skip
+
+
+def _frame_rate(times: list[float | None]) -> float | None:
+    """Frames per second over the span of the frame times (Matroska rounds each time to a
+    millisecond, so single steps at ~30 fps read 29.4 or 30.3); None when unknown."""
+    known = [t for t in times if t is not None]
+    span = max(known) - min(known) if len(known) > 1 else 0.0
+    return (len(known) - 1) / span if span > 0 else None
 
 
 def _on_screen(p: _Pair) -> list[int]:
