@@ -13,7 +13,12 @@ cluster-down:  ## stop the local Slurm cluster
 cluster-status:  ## whether the local Slurm cluster runs, and its nodes
 	@python3 scripts/slurm_cluster.py status
 
-.PHONY: test-faults bench-faults
+.PHONY: test-faults bench-faults test-archive
+
+# Each Slurm job costs ~15 s here and a refused title's jobs are retried (the profile's
+# retries), so a batch with failures through the profile takes minutes: not in `make test`.
+test-archive: install  ## one title's failure never touches another, through the Slurm profile (root; ~6 min)
+	$(PY) -m pytest -q -m archive tests/workflow/test_slurm.py
 
 # The fault suite beyond `make test`'s share (a lost node, S3 away during fetch and publish):
 # head-node Snakemake killed and restarted, slurmctld restart and crash, a full disk for one
