@@ -17,7 +17,7 @@ cluster-status:  ## whether the local Slurm cluster runs, and its nodes
 
 # Each Slurm job costs ~15 s here and a refused title's jobs are retried (the profile's
 # retries), so a batch with failures through the profile takes minutes: not in `make test`.
-test-archive: install  ## one title's failure never touches another, through the Slurm profile (root; ~6 min)
+test-archive: install  ## vsr batch through the Slurm profile: job groups, one title's failure never touches another (root; ~8 min)
 	$(PY) -m pytest -q -m archive tests/workflow/test_slurm.py
 
 # The fault suite beyond `make test`'s share (a lost node, S3 away during fetch and publish):

@@ -59,13 +59,13 @@ def upload_and_start(page, path: Path, video_type: str = "anime") -> None:
     page.locator("#upload input[type=file]").set_input_files(str(path))
     # The download link to the server's copy: the upload is complete.
     page.locator(f"#upload a[download={json.dumps(path.name)}]").wait_for(timeout=60_000)
-    # Through the DOM, not a pointer at its position: under the full suite's load a Gradio
-    # status overlay has covered the radio for longer than the 90 s wait (not seen alone).
+    # Through the DOM, not a pointer at their position: under the full suite's load a Gradio
+    # status overlay has covered this column for longer than the 90 s wait (not seen alone).
     page.locator(f"#type input[value={json.dumps(video_type)}]").dispatch_event("click")
     # Changing the type picks its default model (a round trip to the server): wait for it.
     default = MODEL if video_type == "anime" else "realesrgan-x4plus"
     expect(page.locator("#model input")).to_have_value(re.compile(re.escape(default)))
-    page.locator("#start").click()
+    page.locator("#start").dispatch_event("click")
 
 
 def follow_progress(page, screenshot: str) -> list[str]:

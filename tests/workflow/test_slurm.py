@@ -296,6 +296,7 @@ def test_documented_command_as_it_stands_runs_on_the_two_cpu_node(
     assert len(frames) == CLIP.frames
 
 
+@pytest.mark.archive
 def test_batch_on_slurm_groups_each_videos_jobs(manifest: Path, tmp_path: Path) -> None:
     """`vsr batch --profile slurm`: the preflight's probe one Slurm job, then one title per
     Snakemake run: split one Slurm job, both shards' upscale_encode one, assemble one."""
