@@ -42,9 +42,9 @@ COMBED_MAX = 0.1  # share of an output's moving frames with fields from two inst
 CLEAR_COMBED = 0.5  # field-motion share that fails an output whatever idet says
 DECIDED_MIN = 12  # moving frames for field motion to judge; fewer: idet's share decides
 JUDDER_MAX = 2  # pulldown repeats (`vsr.media.fields.pulldown_repeats`) an output may hold
-# 3:2 pulldown makes 30 pictures a second from 24: an output at another rate holds none. At 24
-# or 25 a hold every fifth frame is the picture's own (animation on twos and threes, a slow pan
-# over a still), not a repeat the pipeline must remove.
+# 3:2 pulldown makes 30 pictures a second from 24: a stretch of output at another rate holds
+# none. At 24 or 25 a hold every fifth frame is the picture's own (animation on twos and
+# threes, a slow pan over a still), not a repeat the pipeline must remove.
 PULLDOWN_RATES = (28.5, 31.5)
 OFFSET_TOLERANCE_S = 0.003  # Matroska rounds each timestamp to 1 ms
 BLACK_LUMA = 24  # mean luma (8-bit) at or below which a frame is black
@@ -320,15 +320,13 @@ def check_scan(p: _Pair) -> dict[str, Any]:
 def check_judder(p: _Pair) -> dict[str, Any]:
     """Pulldown repeats left in the output (film frames shown twice on a 3:2 cadence), judged on
     the output alone unless the run was asked to leave the fields alone."""
-    rate = _frame_rate(p.out_stats.times)
-    video_rate = rate is not None and PULLDOWN_RATES[0] <= rate <= PULLDOWN_RATES[1]
-    repeats = pulldown_repeats(p.out_stats.diffs) if video_rate else []
+    out = p.out_stats
+    repeats = [i for i in pulldown_repeats(out.diffs) if _at_pulldown_rate(out.times, i)]
     asked_off = (p.picture.get("settings") or {}).get("deinterlace") == "off"
-    times = [p.out_stats.times[i] for i in repeats[:5]]
+    times = [out.times[i] for i in repeats[:5]]
     expected = (
         "not judged (deinterlace=off)" if asked_off
-        else f"<= {JUDDER_MAX}" if video_rate
-        else f"not judged (output at {rate or 0:.3f} frames/s: pulldown makes ~29.97)"
+        else f"<= {JUDDER_MAX}, where pictures come at ~29.97/s (pulldown's rate)"
     )  # fmt: skip
     return _result(
         asked_off or len(repeats) <= JUDDER_MAX, len(repeats), expected,
@@ -336,6 +334,13 @@ def check_judder(p: _Pair) -> dict[str, Any]:
         f"expected <= {JUDDER_MAX})",
         first_at_s=[round(t, 3) for t in times if t is not None],
     )  # fmt: skip
+
+
+def _at_pulldown_rate(times: list[float | None], i: int) -> bool:
+    """Whether the pictures around frame `i` come at the rate 3:2 pulldown makes: per stretch,
+    so a mixed title's film kept at video rate is judged beside its 24 fps sections."""
+    rate = _frame_rate(times[max(0, i - 5) : i + 6])
+    return rate is not None and PULLDOWN_RATES[0] <= rate <= PULLDOWN_RATES[1]
 
 
 def _frame_rate(times: list[float | None]) -> float | None:
